@@ -1,0 +1,708 @@
+"""VAETransformer: the scikit-learn face of the VAE.
+
+Parameters, validation, scaling, tags and fitted attributes live here; the
+model is in ``_model.py`` and the fit loop in ``_training.py``.
+"""
+
+import copy
+import dataclasses
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._likelihoods import kl_standard_normal
+from ._model import VAE, VAEConfig
+from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
+from ._version import __version__
+
+# Seed of the noise shared by every row in score_samples: fixed, so that scores
+# are deterministic and a row's score does not depend on the rows beside it.
+_SCORE_NOISE_SEED = 0
+
+
+class SkvaeVersionWarning(UserWarning):
+    """A pickled VAETransformer was saved by another version of skvae."""
+
+
+def _resolve_device(device) -> torch.device:
+    """The torch.device that ``device`` names, checked to exist on this machine."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a device torch knows. Use 'auto', 'cpu', "
+            f"'cuda' or 'cuda:N'."
+        ) from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested, but CUDA is not available here "
+            f"(torch {torch.__version__}, built "
+            f"{'with CUDA ' + torch.version.cuda if torch.version.cuda else 'without CUDA'}). "
+            f"Use device='cpu', or device='auto' to take a GPU only when one is present."
+        )
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested, but MPS is not available here. "
+            f"Use device='cpu' or device='auto'."
+        )
+    return resolved
+
+
+def _column_stats(X: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and standard deviation in float64, without a full-size
+    temporary copy of X. Zero (or vanishing) deviations become 1, as in
+    StandardScaler, so constant features pass through unscaled."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    sq = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], chunk):
+        sq += np.square(X[start : start + chunk] - mean).sum(axis=0)
+    scale = np.sqrt(sq / X.shape[0])
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+    scale[scale < tiny] = 1.0
+    return mean, scale
+
+
+class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Variational autoencoder as a scikit-learn transformer.
+
+    Learns a nonlinear, probabilistic low-dimensional code for X: an encoder
+    q(z|x) = N(mu(x), diag sigma^2(x)), a decoder p(x|z) and a standard normal
+    prior p(z) = N(0, I), trained by minimizing the negative evidence lower
+    bound (ELBO) with Adam. ``transform`` returns the posterior means mu(x), so
+    the estimator can stand where :class:`~sklearn.decomposition.PCA` stands.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Dimension of the latent code z.
+
+    hidden_layer_sizes : array-like of int, default=(256, 128)
+        Widths of the encoder's ReLU hidden layers; the decoder mirrors them.
+        An empty tuple gives a linear VAE, which with the Gaussian likelihood
+        fits probabilistic PCA.
+
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        Decoder distribution p(x|z).
+
+        - "gaussian": features are standardized inside the estimator (constant
+          features included) and the decoder learns one variance per
+          feature, floored so that constant or discrete features cannot drive
+          the likelihood to infinity. Works on raw data.
+        - "bernoulli": for data in [0, 1], such as pixel intensities or binary
+          features; X is used as is and values outside [0, 1] raise.
+
+    beta : float, default=1.0
+        Weight of the KL term: loss = -E_q[log p(x|z)] + beta * KL(q || p).
+        ``beta=1`` is the negative ELBO; smaller values keep more latent
+        dimensions active, larger ones give smoother codes.
+
+    kl_warmup : int, default=0
+        Number of epochs over which the KL weight rises linearly from 0 to
+        ``beta`` (batch by batch), a guard against posterior collapse early in
+        training. Not applied again when ``warm_start`` continues a fit.
+
+    free_bits : float, default=0.0
+        Minimum KL in nats per latent dimension in the training objective
+        (Kingma et al., 2016): below it a dimension's KL is not penalized, so
+        the optimizer gains nothing by collapsing it. ``0`` disables it.
+
+    batch_size : int, default=128
+        Rows per optimizer step; clipped to the number of training rows.
+
+    learning_rate_init : float, default=1e-3
+        Adam's learning rate.
+
+    max_iter : int, default=200
+        Maximum number of epochs (passes over the training rows).
+
+    tol : float, default=1e-4
+        Improvement, in nats per row, that counts as progress: training stops
+        once the validation score (``early_stopping=True``) or the training
+        loss has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the rows, stop when their ELBO
+        stops improving, and keep the weights of the best epoch.
+
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before training stops.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, the validation split and the
+        reparameterization noise. An int gives identical fits on the CPU.
+
+    device : str or torch.device, default="auto"
+        Where to train and predict: "auto" takes CUDA when available, else
+        the CPU; or "cpu", "cuda", "cuda:1", ... Asking for a device that is
+        not there raises ValueError.
+
+    verbose : int, default=0
+        0 is silent; 1 draws a progress bar with the running loss on stderr;
+        2 prints one line per epoch (loss, validation score, seconds).
+
+    warm_start : bool, default=False
+        Continue from the previous fit's weights (and standardization) instead
+        of starting afresh. The architecture parameters must not change.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The fitted VAE (a ``skvae._model.VAE``), in eval mode.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature mean subtracted before the model sees X (zeros for the
+        Bernoulli likelihood).
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Per-feature scale X is divided by (ones for the Bernoulli likelihood).
+
+    loss_curve_ : list of float
+        Training objective per epoch, in nats per row, in the units of X.
+
+    validation_scores_ : list of float or None
+        Mean ELBO of the held-out rows per epoch, in the units of
+        :meth:`score`; None without early stopping.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, whose weights were kept.
+
+    kl_per_component_ : ndarray of shape (n_components,)
+        Mean KL(q(z_j|x) || p(z_j)) in nats over the training rows, per latent
+        dimension. A dimension near 0 carries no information about x: the
+        posterior has collapsed to the prior there.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear projection; the deterministic baseline.
+    sklearn.decomposition.FactorAnalysis : Linear Gaussian latent model.
+
+    Notes
+    -----
+    Training runs in float32. On the CPU, ``transform``, ``inverse_transform``,
+    ``score_samples`` and ``sample`` compute in float64 from the float32
+    weights, so that a row's result does not depend on the rows batched with
+    it; on a GPU they compute in float32.
+
+    References
+    ----------
+    Kingma, D. P. and Welling, M. (2014). Auto-Encoding Variational Bayes.
+    Burda, Y., Grosse, R. and Salakhutdinov, R. (2016). Importance Weighted
+    Autoencoders.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skvae import VAETransformer
+    >>> X, _ = load_digits(return_X_y=True)
+    >>> vae = VAETransformer(n_components=2, max_iter=5, random_state=0)
+    >>> Z = vae.fit_transform(X)  # doctest: +SKIP
+    >>> Z.shape
+    (1797, 2)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "free_bits": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=10,
+        *,
+        hidden_layer_sizes=(256, 128),
+        likelihood="gaussian",
+        beta=1.0,
+        kl_warmup=0,
+        free_bits=0.0,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        random_state=None,
+        device="auto",
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.likelihood = likelihood
+        self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.free_bits = free_bits
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = False
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features, for get_feature_names_out."""
+        return self.n_components
+
+    # ------------------------------------------------------------------ fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE to X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. Sparse matrices are refused: densify with
+            ``X.toarray()`` first.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : VAETransformer
+            The fitted estimator.
+        """
+        # Fit on the side: a fit that raises (bad data, divergence, an
+        # interrupt outside the epoch loop) leaves the estimator as it was.
+        before = self.__dict__.copy()
+        try:
+            self._fit(X)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        return self
+
+    def _fit(self, X):
+        warm = self.warm_start and hasattr(self, "module_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not warm)
+        n_samples, n_features = X.shape
+        self._check_unit_interval(X)
+        hidden = self._hidden_sizes()
+        device = _resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        config = VAEConfig(n_features, self.n_components, hidden, self.likelihood)
+
+        train_index, val_index = self._split(n_samples, rng)
+        if warm:
+            if self.module_.config != config:
+                raise ValueError(
+                    f"warm_start=True continues the previous fit, whose architecture "
+                    f"{self.module_.config} differs from the requested {config}. "
+                    f"Set warm_start=False to fit a new model."
+                )
+            mean, scale = self.mean_, self.scale_
+            model = copy.deepcopy(self.module_).to(device)
+        else:
+            mean, scale = self._scaling(X)
+            model = VAE(config)
+            model.reset_parameters(torch.Generator().manual_seed(int(rng.randint(2**31 - 1))))
+            model.to(device)
+
+        Xt = self._to_model_units(X, mean, scale).to(device)
+        nats_offset = -float(np.log(scale).sum())
+        result = train(
+            model,
+            Xt,
+            torch.as_tensor(train_index, device=device),
+            None if val_index is None else torch.as_tensor(val_index, device=device),
+            TrainingConfig(
+                batch_size=self.batch_size,
+                learning_rate=self.learning_rate_init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                beta=self.beta,
+                kl_warmup=0 if warm else self.kl_warmup,
+                free_bits=self.free_bits,
+                verbose=self.verbose,
+                nats_offset=nats_offset,
+            ),
+            seed=int(rng.randint(2**31 - 1)),
+        )
+        if result.interrupted:
+            warnings.warn(
+                f"fit was interrupted after {result.n_iter} epochs; keeping the "
+                f"weights of epoch {result.best_epoch}. The estimator is usable; call "
+                f"fit again (warm_start=True continues) to train further.",
+                UserWarning,
+            )
+        elif not result.stopped_early:
+            warnings.warn(
+                f"VAETransformer: max_iter={self.max_iter} epochs reached and the "
+                f"optimization has not converged yet. Increase max_iter.",
+                ConvergenceWarning,
+            )
+
+        with torch.inference_mode():
+            kl = torch.zeros(self.n_components, dtype=torch.float64, device=device)
+            for start in range(0, n_samples, EVAL_BATCH_SIZE):
+                mu, log_var = model.encode(Xt[start : start + EVAL_BATCH_SIZE])
+                kl += kl_standard_normal(mu, log_var).sum(0, dtype=torch.float64)
+
+        self.module_ = model
+        self.mean_, self.scale_ = mean, scale
+        self.loss_curve_ = result.loss_curve
+        self.validation_scores_ = result.validation_scores if val_index is not None else None
+        self.best_validation_score_ = (
+            max(result.validation_scores) if result.validation_scores else None
+        )
+        self.kl_per_component_ = kl.cpu().numpy() / n_samples
+        self.n_iter_ = result.n_iter
+        self._fit_dtype = X.dtype
+        self._inference_module = self._make_inference_module()
+        return self
+
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(sizes)
+        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {sizes!r}. "
+                f"Pass e.g. (256, 128), or () for a linear VAE."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _split(self, n_samples, rng):
+        """Row indices to train on and to validate on (None without early stopping)."""
+        if not self.early_stopping:
+            return np.arange(n_samples), None
+        n_val = math.ceil(self.validation_fraction * n_samples)
+        if n_samples - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True holds out validation_fraction="
+                f"{self.validation_fraction} of the rows, which leaves no row to train "
+                f"on with n_samples={n_samples}. Pass more rows, or set "
+                f"early_stopping=False."
+            )
+        order = rng.permutation(n_samples)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+    def _scaling(self, X):
+        if self.likelihood == "bernoulli":
+            return np.zeros(X.shape[1]), np.ones(X.shape[1])
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, scale = _column_stats(X)
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+            raise ValueError(
+                f"X has values too large to standardize (largest magnitude "
+                f"{np.abs(X).max():.3g}): their variance overflows float64. Rescale X, "
+                f"for example with sklearn.preprocessing.MaxAbsScaler."
+            )
+        return mean, scale
+
+    @staticmethod
+    def _to_model_units(X, mean, scale) -> torch.Tensor:
+        """One float32 copy of X, standardized in place: the only copy fit makes."""
+        Xt = torch.from_numpy(X.astype(np.float32))
+        if np.any(mean != 0.0) or np.any(scale != 1.0):
+            Xt.sub_(torch.from_numpy(mean.astype(np.float32)))
+            Xt.div_(torch.from_numpy(scale.astype(np.float32)))
+        return Xt
+
+    def _check_unit_interval(self, X):
+        if self.likelihood != "bernoulli":
+            return
+        low, high = X.min(), X.max()
+        if low < 0.0 or high > 1.0:
+            raise ValueError(
+                f"likelihood='bernoulli' needs X in [0, 1], but X holds values from "
+                f"{low:.6g} to {high:.6g}. Scale X into [0, 1] (for pixels, divide by "
+                f"255; else sklearn.preprocessing.MinMaxScaler), or use "
+                f"likelihood='gaussian'."
+            )
+
+    # -------------------------------------------------------- inference
+
+    def _make_inference_module(self) -> VAE:
+        """The module that serves predictions: a float64 copy on the CPU (so that
+        results do not depend on batching), the fitted module itself elsewhere."""
+        if next(self.module_.parameters()).device.type == "cpu":
+            return copy.deepcopy(self.module_).double().eval()
+        return self.module_
+
+    def _validated_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        self._check_unit_interval(X)
+        return X
+
+    def _map_rows(self, X, fn, n_out, rows_per_batch=EVAL_BATCH_SIZE):
+        """Apply ``fn(module, x)`` to the standardized rows of X, batch by batch,
+        and return the results as an array of X's dtype with ``n_out`` columns
+        (``n_out=None`` for one value per row)."""
+        module = self._inference_module
+        param = next(module.parameters())
+        out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), X.dtype)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], rows_per_batch):
+                rows = (X[start : start + rows_per_batch] - self.mean_) / self.scale_
+                x = torch.from_numpy(rows).to(param.device, param.dtype)
+                out[start : start + rows_per_batch] = fn(module, x).cpu().numpy()
+        return out
+
+    def _finite(self, out, method, what):
+        if not np.isfinite(out).all():
+            raise ValueError(
+                f"{method} produced non-finite values: {what} is far outside the "
+                f"range this model was fitted on. Check the input's scale and units."
+            )
+        return out
+
+    def transform(self, X):
+        """Encode X as the means of the approximate posterior q(z|x).
+
+        Deterministic: no noise is drawn.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the units seen by ``fit``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Posterior means mu(x), of X's dtype (float32 or float64).
+        """
+        X = self._validated_X(X)
+        Z = self._map_rows(X, lambda m, x: m.encode(x)[0], self.n_components)
+        return self._finite(Z, "transform", "X")
+
+    def inverse_transform(self, Z):
+        """Decode latent codes into the means of p(x|z), in the units of X.
+
+        Parameters
+        ----------
+        Z : array-like of shape (n_samples, n_components)
+            Latent codes, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            E[x|z], of Z's dtype: for the Gaussian likelihood the decoder mean,
+            for the Bernoulli likelihood the probabilities sigmoid(logits).
+        """
+        check_is_fitted(self)
+        Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"Z has {Z.shape[1]} columns, but this VAETransformer was fitted with "
+                f"n_components={self.n_components}: pass codes from its transform."
+            )
+        X = self._decode(Z, noise=None)
+        return self._finite(X, "inverse_transform", "Z")
+
+    def _decode(self, Z, noise):
+        """Decoder means (or draws, given a CPU generator ``noise``) for the rows
+        of Z, in the units of X and of Z's dtype."""
+        module = self._inference_module
+        param = next(module.parameters())
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
+        mean = torch.as_tensor(self.mean_, dtype=param.dtype, device=param.device)
+        scale = torch.as_tensor(self.scale_, dtype=param.dtype, device=param.device)
+        with torch.inference_mode():
+            for start in range(0, Z.shape[0], EVAL_BATCH_SIZE):
+                z = torch.tensor(Z[start : start + EVAL_BATCH_SIZE], dtype=param.dtype)
+                decoded = module.decode(z.to(param.device))
+                x = module.mean(decoded) if noise is None else module.sample_x(decoded, noise)
+                out[start : start + EVAL_BATCH_SIZE] = (x * scale + mean).cpu().numpy()
+        return out
+
+    def score_samples(self, X, n_importance_samples=10):
+        """Lower bound on the log-likelihood of each row, in nats, in X's units.
+
+        Uses the importance-weighted bound of Burda et al. (2016) with
+        ``n_importance_samples`` draws from q(z|x); 1 gives the ELBO, and the
+        bound tightens towards log p(x) as the number grows. For the Gaussian
+        likelihood the standardization is accounted for, so the figures are
+        log-densities of X itself, comparable with ``PCA.score_samples`` and
+        ``FactorAnalysis.score_samples``. The draws use a fixed seed and are
+        shared by all rows, so scores are deterministic and a row's score does
+        not depend on the other rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the units seen by ``fit``.
+
+        n_importance_samples : int, default=10
+            Number of importance samples K; the cost grows linearly with K.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            log p(x) lower bounds, of X's dtype.
+        """
+        X = self._validated_X(X)
+        if not isinstance(n_importance_samples, Integral) or n_importance_samples < 1:
+            raise ValueError(
+                f"n_importance_samples must be a positive integer, got "
+                f"{n_importance_samples!r}."
+            )
+        param = next(self._inference_module.parameters())
+        eps = torch.randn(
+            (n_importance_samples, self.n_components),
+            generator=torch.Generator().manual_seed(_SCORE_NOISE_SEED),
+            dtype=torch.float64,
+        ).to(param.device, param.dtype)
+        offset = float(np.log(self.scale_).sum())
+        scores = self._map_rows(
+            X,
+            lambda m, x: m.importance_weighted_bound(x, eps) - offset,
+            None,
+            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
+        )
+        return self._finite(scores, "score_samples", "X")
+
+    def score(self, X, y=None, n_importance_samples=10):
+        """Mean of :meth:`score_samples`: the average log-likelihood bound.
+
+        Higher is better, so ``GridSearchCV(VAETransformer(), {"n_components":
+        [...]})`` picks a latent size without labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data in the units seen by ``fit``.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        n_importance_samples : int, default=10
+            Passed to :meth:`score_samples`.
+
+        Returns
+        -------
+        score : float
+            Mean log-likelihood lower bound per row, in nats.
+        """
+        return float(np.mean(self.score_samples(X, n_importance_samples)))
+
+    def sample(self, n_samples=1, random_state=None, noise=False):
+        """Generate new rows: z ~ N(0, I) pushed through the decoder.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws; an int gives the same rows on every call.
+
+        noise : bool, default=False
+            By default the rows are the decoder means E[x|z], without the
+            decoder's noise (sharper, and what VAE papers show). With
+            ``noise=True`` each row is a draw from p(x|z): Gaussian noise with
+            the learned per-feature variance, or 0/1 draws for Bernoulli.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated rows in the units of X, of the dtype X had in fit.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(
+                f"n_samples must be a positive integer, got {n_samples!r}."
+            )
+        seed = int(check_random_state(random_state).randint(2**31 - 1))
+        generator = torch.Generator().manual_seed(seed)
+        Z = torch.randn((n_samples, self.n_components), generator=generator, dtype=torch.float64)
+        return self._decode(Z.numpy().astype(self._fit_dtype), generator if noise else None)
+
+    # ------------------------------------------------------ persistence
+
+    def __getstate__(self):
+        """Pickle the weights as CPU numpy arrays, never as live device tensors."""
+        state = dict(super().__getstate__())
+        state.pop("_inference_module", None)
+        module = state.pop("module_", None)
+        if module is not None:
+            state["module_"] = {
+                "config": dataclasses.asdict(module.config),
+                "state_dict": {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
+                "device": str(next(module.parameters()).device),
+            }
+        state["_skvae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        version = state.pop("_skvae_version", "unknown")
+        if version != __version__:
+            warnings.warn(
+                f"This VAETransformer was pickled by skvae {version} and is loaded by "
+                f"skvae {__version__}. It may not work as it did; refit it with this "
+                f"version, or load it with skvae=={version}.",
+                SkvaeVersionWarning,
+            )
+        packed = state.pop("module_", None)
+        super().__setstate__(state)
+        if packed is None:
+            return
+        config = dict(packed["config"])
+        config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
+        module = VAE(VAEConfig(**config))
+        module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in packed["state_dict"].items()})
+        device = torch.device(packed["device"])
+        if device.type == "cuda" and not torch.cuda.is_available():
+            device = torch.device("cpu")
+        self.module_ = module.to(device).eval()
+        self._inference_module = self._make_inference_module()
+
+
