@@ -350,9 +350,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             model = copy.deepcopy(self.module_).to(device)
         else:
             mean, scale = self._scaling(X)
-            model = VAE(config)
-            model.reset_parameters(torch.Generator().manual_seed(int(rng.randint(2**31 - 1))))
-            model.to(device)
+            init = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
+            model = VAE(config, init).to(device)
 
         Xt = self._to_model_units(X, mean, scale).to(device)
         nats_offset = -float(np.log(scale).sum())
@@ -591,8 +590,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = self._validated_X(X)
         if not isinstance(n_importance_samples, Integral) or n_importance_samples < 1:
             raise ValueError(
-                f"n_importance_samples must be a positive integer, got "
-                f"{n_importance_samples!r}."
+                f"n_importance_samples must be a positive integer, got {n_importance_samples!r}."
             )
         param = next(self._inference_module.parameters())
         eps = torch.randn(
@@ -657,9 +655,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
-            raise ValueError(
-                f"n_samples must be a positive integer, got {n_samples!r}."
-            )
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         generator = torch.Generator().manual_seed(seed)
         Z = torch.randn((n_samples, self.n_components), generator=generator, dtype=torch.float64)
@@ -675,7 +671,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if module is not None:
             state["module_"] = {
                 "config": dataclasses.asdict(module.config),
-                "state_dict": {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()},
+                "state_dict": {
+                    k: v.detach().cpu().numpy() for k, v in module.state_dict().items()
+                },
                 "device": str(next(module.parameters()).device),
             }
         state["_skvae_version"] = __version__
@@ -698,11 +696,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         config = dict(packed["config"])
         config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
         module = VAE(VAEConfig(**config))
-        module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in packed["state_dict"].items()})
+        module.load_state_dict(
+            {k: torch.from_numpy(np.array(v)) for k, v in packed["state_dict"].items()}
+        )
         device = torch.device(packed["device"])
         if device.type == "cuda" and not torch.cuda.is_available():
             device = torch.device("cpu")
         self.module_ = module.to(device).eval()
         self._inference_module = self._make_inference_module()
-
-

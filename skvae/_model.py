@@ -36,8 +36,14 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers between consecutive sizes, each followed by a ReLU."""
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        layers += [_linear(n_in, n_out), nn.ReLU()]
     return nn.Sequential(*layers)
+
+
+def _linear(n_in: int, n_out: int) -> nn.Linear:
+    """An nn.Linear left uninitialized (VAE.reset_parameters fills it), so that
+    building a model never draws from torch's global RNG."""
+    return nn.utils.skip_init(nn.Linear, n_in, n_out)
 
 
 class VAE(nn.Module):
@@ -50,21 +56,22 @@ class VAE(nn.Module):
     ``likelihood="bernoulli"`` it outputs logits.
     """
 
-    def __init__(self, config: VAEConfig):
+    def __init__(self, config: VAEConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
         hidden = list(config.hidden_layer_sizes)
         encoder_sizes = [config.n_features, *hidden]
         decoder_sizes = [config.n_components, *reversed(hidden)]
         self.encoder = _mlp(encoder_sizes)
-        self.mu_head = nn.Linear(encoder_sizes[-1], config.n_components)
-        self.log_var_head = nn.Linear(encoder_sizes[-1], config.n_components)
+        self.mu_head = _linear(encoder_sizes[-1], config.n_components)
+        self.log_var_head = _linear(encoder_sizes[-1], config.n_components)
         self.decoder = _mlp(decoder_sizes)
-        self.output_head = nn.Linear(decoder_sizes[-1], config.n_features)
+        self.output_head = _linear(decoder_sizes[-1], config.n_features)
         if config.likelihood == "gaussian":
             # softplus(raw) + MIN_VARIANCE starts every feature at variance 1
             start = math.log(math.expm1(1.0 - MIN_VARIANCE))
             self.raw_variance = nn.Parameter(torch.full((config.n_features,), start))
+        self.reset_parameters(generator if generator is not None else torch.Generator())
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
@@ -120,9 +127,7 @@ class VAE(nn.Module):
             return bernoulli_log_likelihood(x, decoded)
         return gaussian_log_likelihood(x, decoded, self.decoder_log_var())
 
-    def forward(
-        self, x: torch.Tensor, eps: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample ELBO terms: log p(x|z) per row and KL per row and dimension."""
         mu, log_var = self.encode(x)  # (batch, n_components) each
         z = self.reparameterize(mu, log_var, eps)

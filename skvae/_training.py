@@ -158,9 +158,7 @@ def train(
     warmup_steps = config.kl_warmup * n_batches
     val_eps = None
     if val_index is not None:
-        val_eps = torch.randn(
-            (len(val_index), n_components), generator=noise_gen, device=device
-        )
+        val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
     result = TrainingResult()
     progress = _Progress(config.verbose, config.max_iter, n_batches)

@@ -1,0 +1,10 @@
+"""Every scikit-learn common check, with default parameters and no expected failures."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skvae import VAETransformer
+
+
+@parametrize_with_checks([VAETransformer()])
+def test_sklearn_compatible(estimator, check):
+    check(estimator)

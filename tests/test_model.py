@@ -1,0 +1,140 @@
+"""The torch model and the loss terms, checked against torch.distributions and
+closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from skvae import VAETransformer
+from skvae._likelihoods import (
+    bernoulli_log_likelihood,
+    gaussian_log_likelihood,
+    kl_standard_normal,
+    training_loss,
+)
+from skvae._model import MIN_VARIANCE, VAE, VAEConfig
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def test_gaussian_log_likelihood_matches_torch(gen):
+    x, mean = torch.randn(5, 7, generator=gen), torch.randn(5, 7, generator=gen)
+    log_var = torch.randn(7, generator=gen)
+    expected = Normal(mean, torch.exp(0.5 * log_var)).log_prob(x).sum(-1)
+    torch.testing.assert_close(gaussian_log_likelihood(x, mean, log_var), expected)
+
+
+def test_bernoulli_log_likelihood_matches_torch(gen):
+    logits = 3 * torch.randn(5, 7, generator=gen)
+    x = (torch.rand(5, 7, generator=gen) < 0.5).float()
+    expected = Bernoulli(logits=logits).log_prob(x).sum(-1)
+    torch.testing.assert_close(bernoulli_log_likelihood(x, logits), expected)
+
+
+def test_kl_matches_torch(gen):
+    mu, log_var = torch.randn(5, 3, generator=gen), torch.randn(5, 3, generator=gen)
+    expected = kl_divergence(Normal(mu, torch.exp(0.5 * log_var)), Normal(0.0, 1.0))
+    torch.testing.assert_close(kl_standard_normal(mu, log_var), expected)
+
+
+def test_training_loss_is_the_negative_elbo_and_free_bits_floor_each_dimension():
+    log_lik = torch.tensor([-10.0, -12.0])
+    kl = torch.tensor([[0.1, 3.0], [0.3, 1.0]])  # batch means: 0.2 and 2.0
+    assert training_loss(log_lik, kl, 1.0, 0.0).item() == pytest.approx(11.0 + 2.2)
+    assert training_loss(log_lik, kl, 0.5, 0.0).item() == pytest.approx(11.0 + 1.1)
+    # Free bits of 1 nat lift the first dimension to 1 and leave the second.
+    assert training_loss(log_lik, kl, 1.0, 1.0).item() == pytest.approx(11.0 + 3.0)
+
+
+def test_free_bits_stop_the_gradient_below_the_floor():
+    mu = torch.tensor([[0.1, 2.0]], requires_grad=True)
+    log_var = torch.zeros(1, 2)
+    training_loss(torch.zeros(1), kl_standard_normal(mu, log_var), 1.0, 0.5).backward()
+    assert mu.grad[0, 0] == 0.0  # KL 0.005 < 0.5: no pull towards the prior
+    assert mu.grad[0, 1] > 0.0
+
+
+def test_shapes_and_mirrored_decoder():
+    model = VAE(VAEConfig(12, 3, (16, 8), "gaussian"))
+    widths = [m.out_features for m in model.decoder if isinstance(m, torch.nn.Linear)]
+    assert widths == [8, 16]
+    mu, log_var = model.encode(torch.zeros(4, 12))
+    assert mu.shape == log_var.shape == (4, 3)
+    assert model.decode(mu).shape == (4, 12)
+    log_lik, kl = model(torch.zeros(4, 12), torch.zeros(4, 3))
+    assert log_lik.shape == (4,) and kl.shape == (4, 3)
+
+
+def test_decoder_variance_has_a_floor():
+    model = VAE(VAEConfig(4, 2, (), "gaussian"))
+    with torch.no_grad():
+        model.raw_variance.fill_(-1e4)
+    assert torch.exp(model.decoder_log_var()).min().item() == pytest.approx(MIN_VARIANCE)
+    assert torch.exp(VAE(VAEConfig(4, 2, (), "gaussian")).decoder_log_var()).allclose(
+        torch.ones(4)
+    )
+
+
+def test_initialization_is_seeded_and_leaves_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
+    b = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
+    c = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(2))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(a.output_head.weight, b.output_head.weight)
+    assert not torch.equal(a.output_head.weight, c.output_head.weight)
+
+
+def _exact_linear_gaussian_log_density(model, x):
+    """log N(x | b, W W^T + D) for a VAE with no hidden layers."""
+    W = model.output_head.weight.double()
+    b = model.output_head.bias.double()
+    D = torch.diag(torch.exp(model.decoder_log_var().double()))
+    dist = torch.distributions.MultivariateNormal(b, W @ W.T + D)
+    return dist.log_prob(x).detach()
+
+
+def test_importance_weighted_bound_converges_to_the_exact_likelihood(gen):
+    """A linear Gaussian VAE has a closed-form marginal: the IWAE bound stays
+    below it and closes in on it as the number of samples grows."""
+    model = VAE(VAEConfig(6, 2, (), "gaussian"), gen).double()
+    x = torch.randn(40, 6, generator=gen, dtype=torch.float64)
+    exact = _exact_linear_gaussian_log_density(model, x)
+
+    def bound(k, repeats):  # averaged over independent draws of the shared noise
+        with torch.no_grad():
+            return np.mean(
+                [
+                    model.importance_weighted_bound(
+                        x, torch.randn(k, 2, generator=gen, dtype=torch.float64)
+                    )
+                    .mean()
+                    .item()
+                    for _ in range(repeats)
+                ]
+            )
+
+    elbo, iwae_30, iwae_3000 = bound(1, 300), bound(30, 30), bound(3000, 1)
+    assert elbo < iwae_30 < iwae_3000 <= exact.mean().item() + 0.02
+    assert iwae_3000 == pytest.approx(exact.mean().item(), abs=0.05)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_score_samples_is_a_density_of_x_in_original_units(digits):
+    """For a fitted linear VAE, score_samples with many importance samples
+    matches the exact Gaussian log-density of X in its own units."""
+    X = digits[0][:, [20, 21, 27, 28, 35, 36]] * 3.0 + 5.0
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(), max_iter=20, random_state=0).fit(X)
+    model = vae._inference_module
+    x_std = torch.from_numpy((X[:50] - vae.mean_) / vae.scale_)
+    exact = _exact_linear_gaussian_log_density(model, x_std) - np.log(vae.scale_).sum()
+    got = vae.score_samples(X[:50], n_importance_samples=3000)
+    assert np.all(got <= exact.numpy() + 0.1)
+    assert got.mean() == pytest.approx(exact.mean().item(), abs=0.1)
+    assert math.isfinite(vae.score(X))

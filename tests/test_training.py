@@ -1,0 +1,164 @@
+"""The training engine: early stopping, KL controls, interrupts, divergence, output."""
+
+import _thread
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skvae import NonFiniteLossError, VAETransformer
+
+from .conftest import FAST
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(digits):
+    X = digits[0][:300]
+    params = dict(hidden_layer_sizes=(64,), batch_size=32, random_state=0)
+    long = VAETransformer(n_components=8, max_iter=500, n_iter_no_change=3, **params).fit(X)
+    scores = long.validation_scores_
+    best_epoch = int(np.argmax(scores)) + 1
+    assert long.n_iter_ < 500
+    assert long.n_iter_ == best_epoch + 4  # n_iter_no_change + 1 epochs past the best
+    assert long.best_validation_score_ == scores[best_epoch - 1]
+    # The same run cut at the best epoch ends with that epoch's weights, so
+    # the long run must have gone back to exactly them.
+    short = VAETransformer(n_components=8, max_iter=best_epoch, n_iter_no_change=3, **params)
+    short.fit(X)
+    np.testing.assert_array_equal(long.transform(X), short.transform(X))
+
+
+def test_without_early_stopping_tol_ends_the_fit_on_training_loss(digits):
+    vae = VAETransformer(
+        early_stopping=False,
+        tol=1e9,
+        n_iter_no_change=2,
+        max_iter=50,
+        **{k: v for k, v in FAST.items() if k != "max_iter"},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        vae.fit(digits[0])
+    assert vae.n_iter_ == 4  # the first epoch sets the bar, then 3 without gain
+    assert vae.validation_scores_ is None and vae.best_validation_score_ is None
+
+
+def _collapsed(vae, threshold=0.05):
+    return int(np.sum(vae.kl_per_component_ < threshold))
+
+
+def test_free_bits_keep_latent_dimensions_active(digits):
+    X = digits[0]
+    params = dict(n_components=16, hidden_layer_sizes=(64,), max_iter=30, random_state=0)
+    plain = VAETransformer(**params).fit(X)
+    floored = VAETransformer(free_bits=1.0, **params).fit(X)
+    assert _collapsed(plain) >= 3  # the failure free bits is there to fix
+    assert _collapsed(floored) < _collapsed(plain)
+    assert np.sort(floored.kl_per_component_)[3] > np.sort(plain.kl_per_component_)[3]
+
+
+def test_beta_trades_kl_for_reconstruction(digits):
+    X = digits[0]
+    params = dict(n_components=8, hidden_layer_sizes=(64,), max_iter=20, random_state=0)
+    low = VAETransformer(beta=0.25, **params).fit(X)
+    high = VAETransformer(beta=4.0, **params).fit(X)
+    assert low.kl_per_component_.sum() > 2 * high.kl_per_component_.sum()
+
+
+def test_kl_warmup_raises_the_kl_reached_early(digits):
+    X = digits[0]
+    params = dict(n_components=8, hidden_layer_sizes=(64,), max_iter=5, random_state=0)
+    cold = VAETransformer(**params).fit(X)
+    warm = VAETransformer(kl_warmup=50, **params).fit(X)  # KL weight stays <= 0.1
+    assert warm.kl_per_component_.sum() > 1.5 * cold.kl_per_component_.sum()
+    assert _collapsed(warm) <= _collapsed(cold)
+
+
+def test_interrupt_keeps_a_usable_model(digits):
+    X = digits[0]
+    vae = VAETransformer(
+        early_stopping=False,
+        max_iter=100_000,
+        **{k: v for k, v in FAST.items() if k != "max_iter"},
+    )
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.warns(UserWarning, match="fit was interrupted after \\d+ epochs"):
+            vae.fit(X)
+    finally:
+        timer.cancel()
+    assert 1 <= vae.n_iter_ < 100_000
+    Z = vae.transform(X)
+    assert np.isfinite(Z).all()
+    assert len(vae.loss_curve_) == vae.n_iter_
+
+
+def test_interrupt_with_early_stopping_keeps_the_best_epoch(digits):
+    X = digits[0]
+    vae = VAETransformer(
+        max_iter=100_000,
+        n_iter_no_change=100_000,
+        tol=0.0,
+        **{k: v for k, v in FAST.items() if k != "max_iter"},
+    )
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.warns(UserWarning, match="keeping the weights of epoch"):
+            vae.fit(X)
+    finally:
+        timer.cancel()
+    assert vae.best_validation_score_ == max(vae.validation_scores_)
+
+
+def test_divergence_raises_and_keeps_nothing(digits):
+    X = digits[0]
+    vae = VAETransformer(learning_rate_init=1e12, **FAST)
+    with pytest.raises(NonFiniteLossError, match="learning_rate_init=1e\\+12.*try a tenth"):
+        vae.fit(X)
+    assert not hasattr(vae, "module_")
+    assert not hasattr(vae, "n_features_in_")
+    assert isinstance(NonFiniteLossError("x"), ValueError)
+
+
+def test_verbose_2_prints_a_line_per_epoch(digits, capsys):
+    vae = VAETransformer(verbose=2, **FAST).fit(digits[0])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Epoch")]
+    assert len(lines) == vae.n_iter_
+    assert lines[0].startswith("Epoch 1/5: loss = ")
+    assert "validation score = " in lines[0] and lines[0].endswith(" s")
+
+
+def test_verbose_1_draws_a_progress_bar(digits, capsys, monkeypatch):
+    monkeypatch.setattr("skvae._training._Progress.batch", lambda self, *a: None)
+    VAETransformer(verbose=1, **FAST).fit(digits[0])
+    err = capsys.readouterr().err
+    assert err.count("\rfit [") == 5  # redrawn at each epoch's end
+    assert "epoch 5.0/5" in err and "loss" in err and err.endswith("\n")
+
+
+def test_verbose_0_is_silent(digits, capsys):
+    VAETransformer(verbose=0, **FAST).fit(digits[0])
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+def test_fit_leaves_torch_global_state_alone(digits):
+    threads = torch.get_num_threads()
+    rng_state = torch.random.get_rng_state()
+    VAETransformer(**FAST).fit(digits[0])
+    assert torch.get_num_threads() == threads
+    assert torch.equal(torch.random.get_rng_state(), rng_state)
+
+
+def test_loss_curve_is_in_the_units_of_score(digits):
+    """With beta=1 and no free bits the last training loss is minus an ELBO of
+    the data in X's units, so it sits near minus the validation score."""
+    vae = VAETransformer(max_iter=30, **{k: v for k, v in FAST.items() if k != "max_iter"})
+    vae.fit(digits[0])
+    assert abs(vae.loss_curve_[-1] + vae.validation_scores_[-1]) < 0.2 * abs(vae.loss_curve_[-1])
