@@ -23,7 +23,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._likelihoods import kl_standard_normal
 from ._model import VAE, VAEConfig
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
 from ._version import __version__
@@ -185,9 +184,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         The best of ``validation_scores_``, whose weights were kept.
 
     kl_per_component_ : ndarray of shape (n_components,)
-        Mean KL(q(z_j|x) || p(z_j)) in nats over the training rows, per latent
-        dimension. A dimension near 0 carries no information about x: the
-        posterior has collapsed to the prior there.
+        Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
+        training rows, as seen in the epoch whose weights were kept. A
+        dimension near 0 carries no information about x: the posterior has
+        collapsed to the prior there.
 
     n_iter_ : int
         Number of epochs run.
@@ -388,12 +388,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 ConvergenceWarning,
             )
 
-        with torch.inference_mode():
-            kl = torch.zeros(self.n_components, dtype=torch.float64, device=device)
-            for start in range(0, n_samples, EVAL_BATCH_SIZE):
-                mu, log_var = model.encode(Xt[start : start + EVAL_BATCH_SIZE])
-                kl += kl_standard_normal(mu, log_var).sum(0, dtype=torch.float64)
-
         self.module_ = model
         self.mean_, self.scale_ = mean, scale
         self.loss_curve_ = result.loss_curve
@@ -401,7 +395,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.best_validation_score_ = (
             max(result.validation_scores) if result.validation_scores else None
         )
-        self.kl_per_component_ = kl.cpu().numpy() / n_samples
+        self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)
         self.n_iter_ = result.n_iter
         self._fit_dtype = X.dtype
         self._inference_module = self._make_inference_module()

@@ -49,6 +49,8 @@ class TrainingResult:
     loss_curve: list[float] = field(default_factory=list)
     validation_scores: list[float] = field(default_factory=list)
     best_epoch: int = 0  # epochs completed when the kept weights were taken
+    # Mean KL per latent dimension over the training rows, in the kept epoch.
+    kl_per_component: list[float] = field(default_factory=list)
     n_iter: int = 0
     stopped_early: bool = False
     interrupted: bool = False
@@ -160,7 +162,7 @@ def train(
     if val_index is not None:
         val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
-    result = TrainingResult()
+    result = TrainingResult(kl_per_component=[math.nan] * n_components)
     progress = _Progress(config.verbose, config.max_iter, n_batches)
     # Weights to fall back on: the best validation epoch with early stopping,
     # else the last completed epoch (kept for interrupts only).
@@ -174,6 +176,7 @@ def train(
             model.train()
             order = train_index[torch.randperm(n_train, generator=shuffle_gen).to(device)]
             total = torch.zeros((), device=device)
+            kl_total = torch.zeros(n_components, device=device)
             for batch, start in enumerate(range(0, n_train, batch_size)):
                 xb = X[order[start : start + batch_size]]
                 step += 1
@@ -187,6 +190,7 @@ def train(
                 loss.backward()
                 optimizer.step()
                 total += loss.detach() * xb.shape[0]
+                kl_total += kl.detach().sum(0)
                 if config.verbose == 1:
                     progress.batch(epoch - 1, batch, total, min(start + batch_size, n_train))
 
@@ -207,6 +211,7 @@ def train(
                 value = -result.loss_curve[-1]
                 kept_state = _snapshot(model)
                 result.best_epoch = epoch
+                result.kl_per_component = (kl_total / n_train).tolist()
             progress.epoch(epoch, result.loss_curve[-1], score, time.perf_counter() - started)
 
             if val_index is None and epoch <= config.kl_warmup:
@@ -219,6 +224,7 @@ def train(
                 if val_index is not None:
                     kept_state = _snapshot(model)
                     result.best_epoch = epoch
+                    result.kl_per_component = (kl_total / n_train).tolist()
             if no_improvement > config.n_iter_no_change:
                 result.stopped_early = True
                 break

@@ -1,0 +1,196 @@
+"""Fit throughput of skvae against a plain PyTorch loop, transform throughput,
+and the peak memory of a fit.
+
+    python benchmarks/bench_fit.py --mnist ../shared/data/mnist.npz
+
+Both contenders train the same VAE (same layers, likelihood, batch size, Adam,
+learning rate, epochs) on the same float64 array; the runs alternate so that
+drift in the machine's speed hits both alike. Without --mnist, random data of
+MNIST's shape is used. Prints a markdown table.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _data import load_mnist, synthetic_mnist_like  # noqa: E402
+
+from skvae import VAETransformer  # noqa: E402
+from skvae._model import MIN_VARIANCE  # noqa: E402
+
+
+def plain_loop(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr, device, seed):
+    """The bar: a careful hand-written VAE training loop, nothing else."""
+    torch.manual_seed(seed)
+    X = torch.from_numpy(X64.astype(np.float32))
+    if likelihood == "gaussian":
+        mean, std = X.mean(0), X.std(0)
+        std[std == 0] = 1.0
+        X = (X - mean) / std
+    X = X.to(device)
+    n, p = X.shape
+    sizes = [p, *hidden]
+    enc = nn.Sequential(*[m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+    mu_head, lv_head = nn.Linear(sizes[-1], n_components), nn.Linear(sizes[-1], n_components)
+    dsizes = [n_components, *reversed(hidden)]
+    dec = nn.Sequential(
+        *[m for a, b in zip(dsizes[:-1], dsizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())],
+        nn.Linear(dsizes[-1], p),
+    )
+    raw_var = nn.Parameter(torch.zeros(p))
+    modules = nn.ModuleList([enc, mu_head, lv_head, dec]).to(device)
+    params = list(modules.parameters()) + ([raw_var] if likelihood == "gaussian" else [])
+    if likelihood == "gaussian":
+        raw_var.data = raw_var.data.to(device)
+    opt = torch.optim.Adam(params, lr=lr)
+    for _ in range(epochs):
+        perm = torch.randperm(n, device=device)
+        for i in range(0, n, batch_size):
+            xb = X[perm[i : i + batch_size]]
+            h = enc(xb)
+            mu, log_var = mu_head(h), lv_head(h)
+            z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
+            out = dec(z)
+            if likelihood == "bernoulli":
+                rec = F.binary_cross_entropy_with_logits(out, xb, reduction="sum") / len(xb)
+            else:
+                lv = torch.log(F.softplus(raw_var) + MIN_VARIANCE)
+                rec = 0.5 * ((xb - out) ** 2 * torch.exp(-lv) + lv + np.log(2 * np.pi)).sum() / len(xb)
+            kl = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum() / len(xb)
+            loss = rec + kl
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def skvae_fit(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr, device, seed):
+    vae = VAETransformer(
+        n_components=n_components,
+        hidden_layer_sizes=hidden,
+        likelihood=likelihood,
+        batch_size=batch_size,
+        learning_rate_init=lr,
+        max_iter=epochs,
+        early_stopping=False,
+        device=device,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vae.fit(X64)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return vae
+
+
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory_probe(args):
+    """Run in a child process: peak RSS of one fit over the RSS before the data."""
+    base = _rss_mb()
+    X, *_ = load(args)
+    del _
+    peak = [_rss_mb()]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    skvae_fit(X, **fit_params(args, epochs=1))
+    done.set()
+    sampler.join()
+    print(f"{peak[0] - base:.1f} {X.nbytes / 2**20:.1f}")
+
+
+def load(args):
+    if args.mnist:
+        return load_mnist(args.mnist)
+    return synthetic_mnist_like()
+
+
+def fit_params(args, epochs=None):
+    return dict(
+        hidden=tuple(args.hidden),
+        n_components=args.n_components,
+        likelihood=args.likelihood,
+        batch_size=args.batch_size,
+        epochs=epochs or args.epochs,
+        lr=1e-3,
+        device=args.device,
+        seed=0,
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist", help="path to mnist.npz; random data of its shape without")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    parser.add_argument("--n-components", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "gaussian"])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--memory-probe", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_probe:
+        return memory_probe(args)
+
+    X, _, X_test, _ = load(args)
+    params = fit_params(args)
+    n = len(X) * args.epochs
+    times = {"plain loop": [], "skvae fit": []}
+    for _ in range(args.rounds):
+        for name, fn in (("plain loop", plain_loop), ("skvae fit", skvae_fit)):
+            start = time.perf_counter()
+            vae = fn(X, **params)
+            times[name].append(time.perf_counter() - start)
+    rate = {k: n / np.median(v) for k, v in times.items()}
+
+    start = time.perf_counter()
+    vae.transform(X_test)
+    transform_rate = len(X_test) / (time.perf_counter() - start)
+
+    probe = subprocess.run(
+        [sys.executable, __file__, "--memory-probe", *sys.argv[1:]],
+        capture_output=True, text=True, check=True,
+    )
+    peak, x_mb = map(float, probe.stdout.split())
+    budget = x_mb * 1.5 + 300
+
+    source = "MNIST" if args.mnist else "synthetic MNIST-shaped data"
+    print(f"## Fit throughput: {len(X)}x{X.shape[1]} {source}, hidden {args.hidden}, "
+          f"{args.n_components} components, {args.likelihood}, batch {args.batch_size}, "
+          f"{args.epochs} epochs, device {args.device}, torch threads "
+          f"{torch.get_num_threads()}, median of {args.rounds} alternating rounds\n")
+    print("| contender | samples/s | seconds per epoch |")
+    print("|---|---|---|")
+    for name, r in rate.items():
+        print(f"| {name} | {r:,.0f} | {len(X) / r:.2f} |")
+    print(f"\nskvae / plain loop throughput ratio: **{rate['skvae fit'] / rate['plain loop']:.3f}**")
+    print(f"\ntransform throughput ({len(X_test)} rows): {transform_rate:,.0f} rows/s")
+    print(f"\npeak memory of a fit over the process before loading X: {peak:.0f} MB "
+          f"(float64 X is {x_mb:.0f} MB; budget X + float32 copy + 300 MB = {budget:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
