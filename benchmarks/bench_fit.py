@@ -40,7 +40,9 @@ def plain_loop(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr,
     X = X.to(device)
     n, p = X.shape
     sizes = [p, *hidden]
-    enc = nn.Sequential(*[m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+    enc = nn.Sequential(
+        *[m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
+    )
     mu_head, lv_head = nn.Linear(sizes[-1], n_components), nn.Linear(sizes[-1], n_components)
     dsizes = [n_components, *reversed(hidden)]
     dec = nn.Sequential(
@@ -65,7 +67,11 @@ def plain_loop(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr,
                 rec = F.binary_cross_entropy_with_logits(out, xb, reduction="sum") / len(xb)
             else:
                 lv = torch.log(F.softplus(raw_var) + MIN_VARIANCE)
-                rec = 0.5 * ((xb - out) ** 2 * torch.exp(-lv) + lv + np.log(2 * np.pi)).sum() / len(xb)
+                rec = (
+                    0.5
+                    * ((xb - out) ** 2 * torch.exp(-lv) + lv + np.log(2 * np.pi)).sum()
+                    / len(xb)
+                )
             kl = -0.5 * (1 + log_var - mu**2 - log_var.exp()).sum() / len(xb)
             loss = rec + kl
             opt.zero_grad(set_to_none=True)
@@ -172,24 +178,32 @@ def main():
 
     probe = subprocess.run(
         [sys.executable, __file__, "--memory-probe", *sys.argv[1:]],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     peak, x_mb = map(float, probe.stdout.split())
     budget = x_mb * 1.5 + 300
 
     source = "MNIST" if args.mnist else "synthetic MNIST-shaped data"
-    print(f"## Fit throughput: {len(X)}x{X.shape[1]} {source}, hidden {args.hidden}, "
-          f"{args.n_components} components, {args.likelihood}, batch {args.batch_size}, "
-          f"{args.epochs} epochs, device {args.device}, torch threads "
-          f"{torch.get_num_threads()}, median of {args.rounds} alternating rounds\n")
+    print(
+        f"## Fit throughput: {len(X)}x{X.shape[1]} {source}, hidden {args.hidden}, "
+        f"{args.n_components} components, {args.likelihood}, batch {args.batch_size}, "
+        f"{args.epochs} epochs, device {args.device}, torch threads "
+        f"{torch.get_num_threads()}, median of {args.rounds} alternating rounds\n"
+    )
     print("| contender | samples/s | seconds per epoch |")
     print("|---|---|---|")
     for name, r in rate.items():
         print(f"| {name} | {r:,.0f} | {len(X) / r:.2f} |")
-    print(f"\nskvae / plain loop throughput ratio: **{rate['skvae fit'] / rate['plain loop']:.3f}**")
+    print(
+        f"\nskvae / plain loop throughput ratio: **{rate['skvae fit'] / rate['plain loop']:.3f}**"
+    )
     print(f"\ntransform throughput ({len(X_test)} rows): {transform_rate:,.0f} rows/s")
-    print(f"\npeak memory of a fit over the process before loading X: {peak:.0f} MB "
-          f"(float64 X is {x_mb:.0f} MB; budget X + float32 copy + 300 MB = {budget:.0f} MB)")
+    print(
+        f"\npeak memory of a fit over the process before loading X: {peak:.0f} MB "
+        f"(float64 X is {x_mb:.0f} MB; budget X + float32 copy + 300 MB = {budget:.0f} MB)"
+    )
 
 
 if __name__ == "__main__":

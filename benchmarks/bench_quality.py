@@ -62,8 +62,10 @@ def digits_tables(sizes=(2, 5, 10, 16)):
         "PCA": lambda d: PCA(n_components=d, random_state=0),
         "FactorAnalysis": lambda d: FactorAnalysis(n_components=d, random_state=0),
     }
-    print("\n## load_digits: 5-fold held-out log-likelihood, `score` (nats per row, higher "
-          "is better)\n")
+    print(
+        "\n## load_digits: 5-fold held-out log-likelihood, `score` (nats per row, higher "
+        "is better)\n"
+    )
     print("| n_components | " + " | ".join(models) + " |")
     print("|---|" + "---|" * len(models))
     for d in sizes:
@@ -80,8 +82,7 @@ def mnist_table(path, sizes=(2, 8, 16, 32)):
             n_components=d, likelihood="bernoulli", random_state=0
         ),
     }
-    print(f"\n## MNIST: fit on {len(X)} training images, measured on {len(X_test)} test "
-          f"images\n")
+    print(f"\n## MNIST: fit on {len(X)} training images, measured on {len(X_test)} test images\n")
     print("| n_components | model | test MSE | LogReg test accuracy | fit s | epochs |")
     print("|---|---|---|---|---|---|")
     for d in sizes:
@@ -95,8 +96,9 @@ def mnist_table(path, sizes=(2, 8, 16, 32)):
             clf = LogisticRegression(max_iter=1000).fit(Z, y)
             acc = clf.score(Z_test, y_test)
             epochs = getattr(model, "n_iter_", "-")
-            print(f"| {d} | {name} | {mse:.4f} | {acc:.3f} | {seconds:.1f} | {epochs} |",
-                  flush=True)
+            print(
+                f"| {d} | {name} | {mse:.4f} | {acc:.3f} | {seconds:.1f} | {epochs} |", flush=True
+            )
 
 
 def mnist_nll(path, n_importance_samples, max_iter):
@@ -105,8 +107,12 @@ def mnist_nll(path, n_importance_samples, max_iter):
     X_bin = (rng.rand(*X.shape) < X).astype(np.float32)
     X_test_bin = (rng.rand(*X_test.shape) < X_test).astype(np.float32)
     vae = VAETransformer(
-        n_components=32, hidden_layer_sizes=(512, 256), likelihood="bernoulli",
-        max_iter=max_iter, random_state=0, verbose=1,
+        n_components=32,
+        hidden_layer_sizes=(512, 256),
+        likelihood="bernoulli",
+        max_iter=max_iter,
+        random_state=0,
+        verbose=1,
     )
     start = time.perf_counter()
     vae.fit(X_bin)
@@ -116,11 +122,15 @@ def mnist_nll(path, n_importance_samples, max_iter):
     score_seconds = time.perf_counter() - start
     elbo = -vae.score(X_test_bin, n_importance_samples=1)
     print("\n## Binarized MNIST: test negative log-likelihood (nats, lower is better)\n")
-    print("| model | test NLL (IWAE bound) | importance samples | test -ELBO | fit s | epochs |"
-          " score s |")
+    print(
+        "| model | test NLL (IWAE bound) | importance samples | test -ELBO | fit s | epochs |"
+        " score s |"
+    )
     print("|---|---|---|---|---|---|---|")
-    print(f"| {vae!r} | {nll:.2f} | {n_importance_samples} | {elbo:.2f} | {fit_seconds:.0f} |"
-          f" {vae.n_iter_} | {score_seconds:.0f} |")
+    print(
+        f"| {vae!r} | {nll:.2f} | {n_importance_samples} | {elbo:.2f} | {fit_seconds:.0f} |"
+        f" {vae.n_iter_} | {score_seconds:.0f} |"
+    )
 
 
 def main():

@@ -35,17 +35,22 @@ def main():
             search.fit(X, y)
         results[name] = (search, time.perf_counter() - start)
 
-    print(f"5-fold CV accuracy of Pipeline([reducer, LogisticRegression]) on load_digits "
-          f"{X.shape}\n")
+    print(
+        f"5-fold CV accuracy of Pipeline([reducer, LogisticRegression]) on load_digits {X.shape}\n"
+    )
     print("| n_components | VAE | PCA |")
     print("|---|---|---|")
     for i, size in enumerate(SIZES):
         vae, pca = (results[k][0].cv_results_ for k in ("VAE", "PCA"))
-        print(f"| {size} | {vae['mean_test_score'][i]:.3f} ± {vae['std_test_score'][i]:.3f} "
-              f"| {pca['mean_test_score'][i]:.3f} ± {pca['std_test_score'][i]:.3f} |")
+        print(
+            f"| {size} | {vae['mean_test_score'][i]:.3f} ± {vae['std_test_score'][i]:.3f} "
+            f"| {pca['mean_test_score'][i]:.3f} ± {pca['std_test_score'][i]:.3f} |"
+        )
     for name, (search, seconds) in results.items():
-        print(f"\n{name}: best n_components = {search.best_params_['reduce__n_components']}, "
-              f"accuracy {search.best_score_:.3f} ({seconds:.0f} s for the whole search)")
+        print(
+            f"\n{name}: best n_components = {search.best_params_['reduce__n_components']}, "
+            f"accuracy {search.best_score_:.3f} ({seconds:.0f} s for the whole search)"
+        )
 
 
 if __name__ == "__main__":

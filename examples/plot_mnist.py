@@ -38,8 +38,10 @@ def image_grid(rows, side, n_cols):
     grid = np.ones((n_rows * (side + 1) + 1, n_cols * (side + 1) + 1))
     for i, row in enumerate(rows):
         r, c = divmod(i, n_cols)
-        grid[1 + r * (side + 1) : 1 + r * (side + 1) + side,
-             1 + c * (side + 1) : 1 + c * (side + 1) + side] = row.reshape(side, side)
+        grid[
+            1 + r * (side + 1) : 1 + r * (side + 1) + side,
+            1 + c * (side + 1) : 1 + c * (side + 1) + side,
+        ] = row.reshape(side, side)
     return grid
 
 
@@ -66,19 +68,27 @@ def main():
     vae = VAETransformer(
         n_components=args.n_components, likelihood="bernoulli", random_state=0, verbose=1
     ).fit(X)
-    print(f"fitted {args.n_components} components in {time.perf_counter() - start:.0f} s, "
-          f"{vae.n_iter_} epochs")
+    print(
+        f"fitted {args.n_components} components in {time.perf_counter() - start:.0f} s, "
+        f"{vae.n_iter_} epochs"
+    )
     active = int(np.sum(vae.kl_per_component_ > 0.01))
     print(f"active latent dimensions (KL > 0.01 nats): {active} of {args.n_components}")
 
-    save_image(image_grid(vae.sample(64, random_state=0), side, 8),
-               os.path.join(args.out, "samples.png"), "64 samples from the prior (decoder means)")
+    save_image(
+        image_grid(vae.sample(64, random_state=0), side, 8),
+        os.path.join(args.out, "samples.png"),
+        "64 samples from the prior (decoder means)",
+    )
 
     originals = X_test[:32]
     recon = vae.inverse_transform(vae.transform(originals))
     pairs = np.stack([originals, recon], axis=1).reshape(-1, originals.shape[1])
-    save_image(image_grid(pairs, side, 8), os.path.join(args.out, "reconstructions.png"),
-               "test images (left) and their reconstructions (right)")
+    save_image(
+        image_grid(pairs, side, 8),
+        os.path.join(args.out, "reconstructions.png"),
+        "test images (left) and their reconstructions (right)",
+    )
 
     fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
     epochs = np.arange(1, vae.n_iter_ + 1)

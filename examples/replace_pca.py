@@ -40,10 +40,14 @@ def main():
         before = workflow(PCA(n_components=8))
         after = workflow(VAETransformer(n_components=8, random_state=0))  # <- the one line
     print("held-out quarter of load_digits, 8 components\n")
-    print("| reducer | LogReg accuracy | reconstruction MSE (pixel units) | log-likelihood (nats) |")
+    print(
+        "| reducer | LogReg accuracy | reconstruction MSE (pixel units) | log-likelihood (nats) |"
+    )
     print("|---|---|---|---|")
-    for name, (acc, mse, ll) in (("PCA(n_components=8)", before),
-                                 ("VAETransformer(n_components=8)", after)):
+    for name, (acc, mse, ll) in (
+        ("PCA(n_components=8)", before),
+        ("VAETransformer(n_components=8)", after),
+    ):
         print(f"| {name} | {acc:.3f} | {mse:.2f} | {ll:.1f} |")
 
 

@@ -101,7 +101,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         - "gaussian": features are standardized inside the estimator (constant
           features included) and the decoder learns one variance per
           feature, floored so that constant or discrete features cannot drive
-          the likelihood to infinity. Works on raw data.
+          the likelihood to infinity. The encoder sees the standardized
+          features softly bounded to (-3, 3), so that rare extreme values do
+          not dominate the codes. Works on raw data.
         - "bernoulli": for data in [0, 1], such as pixel intensities or binary
           features; X is used as is and values outside [0, 1] raise.
 
@@ -115,10 +117,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``beta`` (batch by batch), a guard against posterior collapse early in
         training. Not applied again when ``warm_start`` continues a fit.
 
-    free_bits : float, default=0.0
+    free_bits : float, default=0.5
         Minimum KL in nats per latent dimension in the training objective
         (Kingma et al., 2016): below it a dimension's KL is not penalized, so
-        the optimizer gains nothing by collapsing it. ``0`` disables it.
+        the optimizer gains nothing by collapsing it. ``0`` disables it and
+        trains on the plain (beta-weighted) negative ELBO.
 
     batch_size : int, default=128
         Rows per optimizer step; clipped to the number of training rows.
@@ -126,8 +129,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
 
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training rows).
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs (passes over the training rows). "auto"
+        allows ``min(200, ceil(15000 / batches per epoch))`` epochs: 200 on
+        small data sets, where an epoch is a few optimizer steps, and fewer on
+        large ones, where it is hundreds (36 on MNIST's 60,000 rows at the
+        default batch size), so that a default fit takes minutes, not hours.
 
     tol : float, default=1e-4
         Improvement, in nats per row, that counts as progress: training stops
@@ -236,7 +243,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "free_bits": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -255,10 +262,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         likelihood="gaussian",
         beta=1.0,
         kl_warmup=0,
-        free_bits=0.0,
+        free_bits=0.5,
         batch_size=128,
         learning_rate_init=1e-3,
-        max_iter=200,
+        max_iter="auto",
         tol=1e-4,
         early_stopping=True,
         validation_fraction=0.1,
@@ -355,6 +362,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Xt = self._to_model_units(X, mean, scale).to(device)
         nats_offset = -float(np.log(scale).sum())
+        max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
             Xt,
@@ -363,7 +371,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             TrainingConfig(
                 batch_size=self.batch_size,
                 learning_rate=self.learning_rate_init,
-                max_iter=self.max_iter,
+                max_iter=max_iter,
                 tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change,
                 beta=self.beta,
@@ -383,8 +391,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
         elif not result.stopped_early:
             warnings.warn(
-                f"VAETransformer: max_iter={self.max_iter} epochs reached and the "
-                f"optimization has not converged yet. Increase max_iter.",
+                f"VAETransformer: max_iter={self.max_iter!r} ended the fit after "
+                f"{max_iter} epochs, before the stopping criterion was met. Pass a "
+                f"larger max_iter to train further.",
                 ConvergenceWarning,
             )
 
@@ -400,6 +409,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._fit_dtype = X.dtype
         self._inference_module = self._make_inference_module()
         return self
+
+    def _max_epochs(self, n_train: int) -> int:
+        if self.max_iter != "auto":
+            return self.max_iter
+        steps_per_epoch = math.ceil(n_train / min(self.batch_size, n_train))
+        return min(200, math.ceil(15_000 / steps_per_epoch))
 
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes

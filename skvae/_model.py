@@ -17,6 +17,13 @@ from ._likelihoods import (
     log_standard_normal,
 )
 
+# The Gaussian encoder sees standardized features squashed smoothly into
+# (-INPUT_BOUND, INPUT_BOUND): rare extreme values (a pixel that is almost always
+# blank, an outlier) would otherwise dominate the first layer. Values within a
+# standard deviation or so pass nearly unchanged; the likelihood still scores x
+# itself.
+INPUT_BOUND = 3.0
+
 # Smallest variance the Gaussian decoder may learn, in standardized units. Without
 # a floor a constant or discrete feature lets the likelihood grow without bound.
 MIN_VARIANCE = 1e-2
@@ -89,6 +96,8 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, log sigma^2), each (batch, n_components)."""
+        if self.config.likelihood == "gaussian":
+            x = INPUT_BOUND * torch.tanh(x / INPUT_BOUND)
         h = self.encoder(x)
         return self.mu_head(h), self.log_var_head(h)
 

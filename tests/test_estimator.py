@@ -357,3 +357,10 @@ def test_early_stopping_needs_rows_to_train_on():
         warnings.simplefilter("ignore", ConvergenceWarning)
         Z = VAETransformer(early_stopping=False, **FAST).fit_transform(np.ones((1, 3)))
     assert Z.shape == (1, 10)
+
+
+def test_auto_max_iter_budgets_optimizer_steps():
+    vae = VAETransformer()
+    assert vae._max_epochs(1_000) == 200  # 8 steps an epoch: the cap
+    assert vae._max_epochs(54_000) == 36  # MNIST's training split at batch 128
+    assert VAETransformer(max_iter=7)._max_epochs(54_000) == 7

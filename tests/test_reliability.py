@@ -25,13 +25,29 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 # ------------------------------------------------------------- bad input
 
 BAD_X = {
-    "strings": (np.array([["a", "b"], ["c", "d"]], dtype=object), ValueError, "could not convert string to float"),
+    "strings": (
+        np.array([["a", "b"], ["c", "d"]], dtype=object),
+        ValueError,
+        "could not convert string to float",
+    ),
     "complex": (np.ones((4, 64)) + 1j, ValueError, "Complex data not supported"),
-    "empty": (np.empty((0, 64)), ValueError, "Found array with 0 sample\\(s\\).*minimum of 1 is required"),
+    "empty": (
+        np.empty((0, 64)),
+        ValueError,
+        "Found array with 0 sample\\(s\\).*minimum of 1 is required",
+    ),
     "no features": (np.empty((5, 0)), ValueError, "0 feature\\(s\\).*minimum of 1 is required"),
-    "1-d": (np.ones(64), ValueError, "(?s)Expected 2D array, got 1D array instead.*Reshape your data"),
+    "1-d": (
+        np.ones(64),
+        ValueError,
+        "(?s)Expected 2D array, got 1D array instead.*Reshape your data",
+    ),
     "3-d": (np.ones((2, 8, 8)), ValueError, "Found array with dim 3"),
-    "sparse": (sp.csr_matrix(np.ones((4, 64))), TypeError, "dense data is required. Use '.toarray\\(\\)'"),
+    "sparse": (
+        sp.csr_matrix(np.ones((4, 64))),
+        TypeError,
+        "dense data is required. Use '.toarray\\(\\)'",
+    ),
 }
 
 
@@ -87,8 +103,12 @@ def test_values_too_large_to_standardize(digits):
 def test_extreme_but_representable_magnitudes_give_a_finite_model(digits):
     X = digits[0] * 1e30
     vae = VAETransformer(**FAST).fit(X)
-    for out in (vae.transform(X), vae.inverse_transform(vae.transform(X)), vae.sample(3),
-                vae.score_samples(X[:20])):
+    for out in (
+        vae.transform(X),
+        vae.inverse_transform(vae.transform(X)),
+        vae.sample(3),
+        vae.score_samples(X[:20]),
+    ):
         assert np.isfinite(out).all()
 
 
@@ -180,7 +200,8 @@ def test_pickle_holds_no_torch_objects(fitted):
     globals_ = {
         str(arg)
         for op, arg, _ in pickletools.genops(data)
-        if op.name in ("GLOBAL", "STACK_GLOBAL") or (op.name.endswith("UNICODE") and "." in str(arg))
+        if op.name in ("GLOBAL", "STACK_GLOBAL")
+        or (op.name.endswith("UNICODE") and "." in str(arg))
     }
     assert not any(name.startswith("torch") for name in globals_), globals_
 
@@ -206,7 +227,9 @@ def test_pickle_from_another_version_warns(fitted):
 def _run(code, *args):
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
@@ -224,10 +247,15 @@ def test_pickle_loads_in_a_fresh_process(fitted, digits, tmp_path):
         np.save(sys.argv[3], vae.transform(X))
         np.save(sys.argv[4], vae.score_samples(X[:100]))
         """,
-        path, tmp_path / "X.npy", tmp_path / "Z.npy", tmp_path / "s.npy",
+        path,
+        tmp_path / "X.npy",
+        tmp_path / "Z.npy",
+        tmp_path / "s.npy",
     )
     np.testing.assert_array_equal(np.load(tmp_path / "Z.npy"), fitted.transform(digits[0]))
-    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), fitted.score_samples(digits[0][:100]))
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "s.npy"), fitted.score_samples(digits[0][:100])
+    )
 
 
 def test_same_seed_gives_identical_transforms_across_processes(digits, tmp_path):
