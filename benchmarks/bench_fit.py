@@ -39,15 +39,19 @@ def plain_loop(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr,
         X = (X - mean) / std
     X = X.to(device)
     n, p = X.shape
-    sizes = [p, *hidden]
-    enc = nn.Sequential(
-        *[m for a, b in zip(sizes[:-1], sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
-    )
-    mu_head, lv_head = nn.Linear(sizes[-1], n_components), nn.Linear(sizes[-1], n_components)
-    dsizes = [n_components, *reversed(hidden)]
+
+    def relu_layers(sizes):
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        return layers
+
+    enc = nn.Sequential(*relu_layers([p, *hidden]))
+    width = hidden[-1] if hidden else p
+    mu_head, lv_head = nn.Linear(width, n_components), nn.Linear(width, n_components)
     dec = nn.Sequential(
-        *[m for a, b in zip(dsizes[:-1], dsizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())],
-        nn.Linear(dsizes[-1], p),
+        *relu_layers([n_components, *reversed(hidden)]),
+        nn.Linear(hidden[0] if hidden else n_components, p),
     )
     raw_var = nn.Parameter(torch.zeros(p))
     modules = nn.ModuleList([enc, mu_head, lv_head, dec]).to(device)

@@ -388,6 +388,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"weights of epoch {result.best_epoch}. The estimator is usable; call "
                 f"fit again (warm_start=True continues) to train further.",
                 UserWarning,
+                stacklevel=3,
             )
         elif not result.stopped_early:
             warnings.warn(
@@ -395,6 +396,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"{max_iter} epochs, before the stopping criterion was met. Pass a "
                 f"larger max_iter to train further.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
         self.module_ = model
@@ -697,6 +699,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"skvae {__version__}. It may not work as it did; refit it with this "
                 f"version, or load it with skvae=={version}.",
                 SkvaeVersionWarning,
+                stacklevel=2,
             )
         packed = state.pop("module_", None)
         super().__setstate__(state)

@@ -42,7 +42,7 @@ class VAEConfig:
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers between consecutive sizes, each followed by a ReLU."""
     layers: list[nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [_linear(n_in, n_out), nn.ReLU()]
     return nn.Sequential(*layers)
 
