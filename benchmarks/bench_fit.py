@@ -63,7 +63,7 @@ def plain_loop(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr,
         perm = torch.randperm(n, device=device)
         for i in range(0, n, batch_size):
             xb = X[perm[i : i + batch_size]]
-            h = enc(xb)
+            h = enc(3.0 * torch.tanh(xb / 3.0) if likelihood == "gaussian" else xb)
             mu, log_var = mu_head(h), lv_head(h)
             z = mu + torch.exp(0.5 * log_var) * torch.randn_like(mu)
             out = dec(z)

@@ -44,6 +44,9 @@ def digits_tables(sizes=(2, 5, 10, 16)):
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     reducers = {
         "VAETransformer": lambda d: VAETransformer(n_components=d, random_state=0),
+        'VAETransformer(scaling="feature")': lambda d: VAETransformer(
+            n_components=d, scaling="feature", random_state=0
+        ),
         "PCA": lambda d: PCA(n_components=d, random_state=0),
         "PCA(whiten=True)": lambda d: PCA(n_components=d, whiten=True, random_state=0),
     }

@@ -24,8 +24,9 @@ from ._likelihoods import (
 # itself.
 INPUT_BOUND = 3.0
 
-# Smallest variance the Gaussian decoder may learn, in standardized units. Without
-# a floor a constant or discrete feature lets the likelihood grow without bound.
+# Smallest variance the Gaussian decoder may learn, in the model's units (where
+# the average feature variance is 1). Without a floor a constant or discrete
+# feature lets the likelihood grow without bound.
 MIN_VARIANCE = 1e-2
 
 

@@ -30,8 +30,8 @@ def test_fit_sets_fitted_attributes(fitted, digits):
     assert fitted.kl_per_component_.shape == (4,)
     assert np.all(fitted.kl_per_component_ >= 0)
     np.testing.assert_allclose(fitted.mean_, X.mean(axis=0))
-    # Constant pixels are left unscaled rather than divided by zero.
-    assert np.all(fitted.scale_[X.std(axis=0) == 0] == 1.0)
+    # scaling="global": one scale, the root mean feature variance.
+    np.testing.assert_allclose(fitted.scale_, np.sqrt(X.var(axis=0).mean()))
     assert fitted.module_.training is False
 
 
@@ -112,15 +112,36 @@ def test_score_samples_is_a_lower_bound_that_tightens(fitted, digits):
     assert fitted.score(X[:200]) == pytest.approx(fitted.score_samples(X[:200]).mean())
 
 
-def test_score_samples_accounts_for_standardization(digits):
-    """Scaling X by c shifts log-densities by exactly -log(c) per varying feature
-    (the model sees the same standardized data; constant pixels stay 0)."""
+@pytest.mark.parametrize("scaling", ["global", "feature"])
+def test_score_samples_accounts_for_scaling(digits, scaling):
+    """Scaling X by c shifts log-densities by exactly -log(c) per scaled
+    feature: the model sees the same data in its own units."""
     X, _ = digits
-    n_varying = np.count_nonzero(X.std(axis=0))
-    a = VAETransformer(n_components=2, **FAST).fit(X)
-    b = VAETransformer(n_components=2, **FAST).fit(X * 10.0)
+    # With per-feature scaling the constant pixels keep scale 1 (and stay 0).
+    n_scaled = 64 if scaling == "global" else np.count_nonzero(X.std(axis=0))
+    a = VAETransformer(n_components=2, scaling=scaling, **FAST).fit(X)
+    b = VAETransformer(n_components=2, scaling=scaling, **FAST).fit(X * 10.0)
     shift = a.score_samples(X[:20]) - b.score_samples(X[:20] * 10.0)
-    np.testing.assert_allclose(shift, n_varying * np.log(10.0), rtol=1e-4)
+    np.testing.assert_allclose(shift, n_scaled * np.log(10.0), rtol=1e-4)
+
+
+def test_feature_scaling_standardizes_each_feature(digits):
+    X, _ = digits
+    vae = VAETransformer(n_components=2, scaling="feature", **FAST).fit(X)
+    varying = X.std(axis=0) > 0
+    np.testing.assert_allclose(vae.scale_[varying], X.std(axis=0)[varying])
+    # Constant pixels are left unscaled rather than divided by zero.
+    assert np.all(vae.scale_[~varying] == 1.0)
+    assert np.isfinite(vae.score(X))
+
+
+def test_constant_data_gives_a_finite_model():
+    X = np.full((30, 4), 7.0)
+    for scaling in ("global", "feature"):
+        vae = VAETransformer(n_components=2, scaling=scaling, **FAST).fit(X)
+        assert np.all(vae.scale_ == 1.0)
+        assert np.isfinite(vae.score_samples(X)).all()
+        np.testing.assert_allclose(vae.inverse_transform(vae.transform(X)), X, atol=0.5)
 
 
 def test_score_selects_n_components_without_labels(digits):

@@ -78,42 +78,35 @@ def test_kl_warmup_raises_the_kl_reached_early(digits):
     assert _collapsed(warm) <= _collapsed(cold)
 
 
-def test_interrupt_keeps_a_usable_model(digits):
-    X = digits[0]
-    vae = VAETransformer(
-        early_stopping=False,
-        max_iter=100_000,
-        **{k: v for k, v in FAST.items() if k != "max_iter"},
-    )
-    timer = threading.Timer(1.0, _thread.interrupt_main)
+def _fit_with_ctrl_c(vae, X, after_seconds, match):
+    """Fit while a timer sends the main thread a KeyboardInterrupt, as Ctrl-C does."""
+    timer = threading.Timer(after_seconds, _thread.interrupt_main)
     timer.start()
     try:
-        with pytest.warns(UserWarning, match="fit was interrupted after \\d+ epochs"):
+        with pytest.warns(UserWarning, match=match):
             vae.fit(X)
     finally:
         timer.cancel()
+
+
+LONG = {**FAST, "max_iter": 100_000}
+
+
+def test_interrupt_keeps_a_usable_model(digits):
+    X = digits[0]
+    vae = VAETransformer(**{**LONG, "early_stopping": False})
+    _fit_with_ctrl_c(vae, X, 1.0, "fit was interrupted after \\d+ epochs")
     assert 1 <= vae.n_iter_ < 100_000
-    Z = vae.transform(X)
-    assert np.isfinite(Z).all()
+    assert np.isfinite(vae.transform(X)).all()
     assert len(vae.loss_curve_) == vae.n_iter_
 
 
 def test_interrupt_with_early_stopping_keeps_the_best_epoch(digits):
     X = digits[0]
-    vae = VAETransformer(
-        max_iter=100_000,
-        n_iter_no_change=100_000,
-        tol=0.0,
-        **{k: v for k, v in FAST.items() if k != "max_iter"},
-    )
-    timer = threading.Timer(1.5, _thread.interrupt_main)
-    timer.start()
-    try:
-        with pytest.warns(UserWarning, match="keeping the weights of epoch"):
-            vae.fit(X)
-    finally:
-        timer.cancel()
+    vae = VAETransformer(**{**LONG, "n_iter_no_change": 100_000, "tol": 0.0})
+    _fit_with_ctrl_c(vae, X, 1.5, "keeping the weights of epoch")
     assert vae.best_validation_score_ == max(vae.validation_scores_)
+    assert len(vae.validation_scores_) == vae.n_iter_
 
 
 def test_divergence_raises_and_keeps_nothing(digits):
