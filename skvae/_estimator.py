@@ -254,7 +254,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     >>> from skvae import VAETransformer
     >>> X, _ = load_digits(return_X_y=True)
     >>> vae = VAETransformer(n_components=2, max_iter=5, random_state=0)
-    >>> Z = vae.fit_transform(X)  # doctest: +SKIP
+    >>> Z = vae.fit_transform(X)
     >>> Z.shape
     (1797, 2)
     """
