@@ -1,7 +1,7 @@
 """The training engine: early stopping, KL controls, interrupts, divergence, output."""
 
 import _thread
-import threading
+import signal
 import warnings
 
 import numpy as np
@@ -10,6 +10,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from skvae import NonFiniteLossError, VAETransformer
+from skvae._training import _Progress
 
 from .conftest import FAST
 
@@ -78,35 +79,45 @@ def test_kl_warmup_raises_the_kl_reached_early(digits):
     assert _collapsed(warm) <= _collapsed(cold)
 
 
-def _fit_with_ctrl_c(vae, X, after_seconds, match):
-    """Fit while a timer sends the main thread a KeyboardInterrupt, as Ctrl-C does."""
-    timer = threading.Timer(after_seconds, _thread.interrupt_main)
-    timer.start()
+def _fit_with_ctrl_c(vae, X, monkeypatch, at_epoch, match):
+    """Fit, sending the main thread a SIGINT (what Ctrl-C sends) once epoch
+    ``at_epoch`` is done: deterministic, unlike a timer."""
+    original = _Progress.epoch
+
+    def epoch_then_ctrl_c(self, epoch, *args):
+        original(self, epoch, *args)
+        if epoch == at_epoch:
+            _thread.interrupt_main()
+
+    monkeypatch.setattr(_Progress, "epoch", epoch_then_ctrl_c)
+    # A process started in the background may ignore SIGINT; install Python's
+    # own handler, which turns it into KeyboardInterrupt as in a terminal.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.warns(UserWarning, match=match):
             vae.fit(X)
     finally:
-        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
 
 
-LONG = {**FAST, "max_iter": 100_000}
+LONG = {**FAST, "max_iter": 5_000}
 
 
-def test_interrupt_keeps_a_usable_model(digits):
+def test_interrupt_keeps_a_usable_model(digits, monkeypatch):
     X = digits[0]
     vae = VAETransformer(**{**LONG, "early_stopping": False})
-    _fit_with_ctrl_c(vae, X, 1.0, "fit was interrupted after \\d+ epochs")
-    assert 1 <= vae.n_iter_ < 100_000
+    _fit_with_ctrl_c(vae, X, monkeypatch, 4, "fit was interrupted after [45] epochs")
+    assert vae.n_iter_ in (4, 5)
     assert np.isfinite(vae.transform(X)).all()
     assert len(vae.loss_curve_) == vae.n_iter_
 
 
-def test_interrupt_with_early_stopping_keeps_the_best_epoch(digits):
+def test_interrupt_with_early_stopping_keeps_the_best_epoch(digits, monkeypatch):
     X = digits[0]
-    vae = VAETransformer(**{**LONG, "n_iter_no_change": 100_000, "tol": 0.0})
-    _fit_with_ctrl_c(vae, X, 1.5, "keeping the weights of epoch")
+    vae = VAETransformer(**{**LONG, "n_iter_no_change": 5_000, "tol": 0.0})
+    _fit_with_ctrl_c(vae, X, monkeypatch, 6, "keeping the weights of epoch")
     assert vae.best_validation_score_ == max(vae.validation_scores_)
-    assert len(vae.validation_scores_) == vae.n_iter_
+    assert len(vae.validation_scores_) == vae.n_iter_ < 5_000
 
 
 def test_divergence_raises_and_keeps_nothing(digits):
