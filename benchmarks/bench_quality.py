@@ -152,13 +152,14 @@ def main():
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--skip-digits-accuracy", action="store_true")
     parser.add_argument("--skip-mnist-table", action="store_true")
+    parser.add_argument("--mnist-sizes", type=int, nargs="+", default=[2, 8, 16, 32])
     args = parser.parse_args()
     if not (args.skip_digits or args.skip_digits_accuracy):
         digits_accuracy()
     if not args.skip_digits:
         digits_likelihood()
     if args.mnist and not args.skip_mnist_table:
-        mnist_table(args.mnist)
+        mnist_table(args.mnist, args.mnist_sizes)
     if args.mnist and args.nll:
         mnist_nll(args.mnist, args.nll_importance_samples, args.nll_max_iter)
 
