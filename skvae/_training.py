@@ -163,6 +163,7 @@ def train(
         val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
     result = TrainingResult(kl_per_component=[math.nan] * n_components)
+    kept_kl = None  # mean KL per component in the kept epoch, left on the device
     progress = _Progress(config.verbose, config.max_iter, n_batches)
     # Weights to fall back on: the best validation epoch with early stopping,
     # else the last completed epoch (kept for interrupts only).
@@ -211,7 +212,7 @@ def train(
                 value = -result.loss_curve[-1]
                 kept_state = _snapshot(model)
                 result.best_epoch = epoch
-                result.kl_per_component = (kl_total / n_train).tolist()
+                kept_kl = kl_total / n_train
             progress.epoch(epoch, result.loss_curve[-1], score, time.perf_counter() - started)
 
             if val_index is None and epoch <= config.kl_warmup:
@@ -224,7 +225,7 @@ def train(
                 if val_index is not None:
                     kept_state = _snapshot(model)
                     result.best_epoch = epoch
-                    result.kl_per_component = (kl_total / n_train).tolist()
+                    kept_kl = kl_total / n_train
             if no_improvement > config.n_iter_no_change:
                 result.stopped_early = True
                 break
@@ -238,5 +239,7 @@ def train(
         model.load_state_dict(kept_state)
     if not _weights_are_finite(model):
         raise _diverged(result.n_iter, math.nan, config)
+    if kept_kl is not None:
+        result.kl_per_component = kept_kl.tolist()
     model.eval()
     return result
