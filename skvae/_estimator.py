@@ -72,6 +72,12 @@ def _column_stats(X: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
     return mean, sq / X.shape[0]
 
 
+def _log_scale_sum(scale: np.ndarray) -> float:
+    """Log-Jacobian of the scaling: a log-density in the model's units minus
+    this is a log-density of X in its own units."""
+    return float(np.log(scale).sum())
+
+
 def _nonzero_scale(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """Vanishing scales become 1, as in StandardScaler, so constant features
     pass through unscaled instead of being divided by zero."""
@@ -389,7 +395,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             model = VAE(config, init).to(device)
 
         Xt = self._to_model_units(X, mean, scale).to(device)
-        nats_offset = -float(np.log(scale).sum())
+        nats_offset = -_log_scale_sum(scale)
         max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
@@ -525,18 +531,29 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._check_unit_interval(X)
         return X
 
-    def _map_rows(self, X, fn, n_out, rows_per_batch=EVAL_BATCH_SIZE):
-        """Apply ``fn(module, x)`` to the standardized rows of X, batch by batch,
-        and return the results as an array of X's dtype with ``n_out`` columns
-        (``n_out=None`` for one value per row)."""
+    def _batched(
+        self, A, fn, n_out, *, scale_in=False, scale_out=False, rows_per_batch=EVAL_BATCH_SIZE
+    ):
+        """Apply ``fn(module, a)`` to the rows of A batch by batch and return an
+        array of A's dtype with ``n_out`` columns (None: one value per row).
+
+        ``scale_in`` maps rows of X into the model's units before ``fn``, and
+        ``scale_out`` maps the results back into X's units; both happen on the
+        host in float64, so large offsets survive a float32 device.
+        """
         module = self._inference_module
         param = next(module.parameters())
-        out = np.empty((X.shape[0],) if n_out is None else (X.shape[0], n_out), X.dtype)
+        out = np.empty((A.shape[0],) if n_out is None else (A.shape[0], n_out), A.dtype)
         with torch.inference_mode():
-            for start in range(0, X.shape[0], rows_per_batch):
-                rows = (X[start : start + rows_per_batch] - self.mean_) / self.scale_
-                x = torch.from_numpy(rows).to(param.device, param.dtype)
-                out[start : start + rows_per_batch] = fn(module, x).cpu().numpy()
+            for start in range(0, A.shape[0], rows_per_batch):
+                rows = np.asarray(A[start : start + rows_per_batch], dtype=np.float64)
+                if scale_in:
+                    rows = (rows - self.mean_) / self.scale_
+                result = fn(module, torch.from_numpy(rows).to(param.device, param.dtype))
+                result = result.cpu().numpy()
+                if scale_out:
+                    result = result * self.scale_ + self.mean_
+                out[start : start + rows_per_batch] = result
         return out
 
     def _finite(self, out, method, what):
@@ -563,7 +580,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Posterior means mu(x), of X's dtype (float32 or float64).
         """
         X = self._validated_X(X)
-        Z = self._map_rows(X, lambda m, x: m.encode(x)[0], self.n_components)
+        Z = self._batched(X, lambda m, x: m.encode(x)[0], self.n_components, scale_in=True)
         return self._finite(Z, "transform", "X")
 
     def inverse_transform(self, Z):
@@ -587,24 +604,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"Z has {Z.shape[1]} columns, but this VAETransformer was fitted with "
                 f"n_components={self.n_components}: pass codes from its transform."
             )
-        X = self._decode(Z, noise=None)
+        X = self._batched(Z, lambda m, z: m.mean(m.decode(z)), self.n_features_in_, scale_out=True)
         return self._finite(X, "inverse_transform", "Z")
-
-    def _decode(self, Z, noise):
-        """Decoder means (or draws, given a CPU generator ``noise``) for the rows
-        of Z, in the units of X and of Z's dtype."""
-        module = self._inference_module
-        param = next(module.parameters())
-        out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        mean = torch.as_tensor(self.mean_, dtype=param.dtype, device=param.device)
-        scale = torch.as_tensor(self.scale_, dtype=param.dtype, device=param.device)
-        with torch.inference_mode():
-            for start in range(0, Z.shape[0], EVAL_BATCH_SIZE):
-                z = torch.tensor(Z[start : start + EVAL_BATCH_SIZE], dtype=param.dtype)
-                decoded = module.decode(z.to(param.device))
-                x = module.mean(decoded) if noise is None else module.sample_x(decoded, noise)
-                out[start : start + EVAL_BATCH_SIZE] = (x * scale + mean).cpu().numpy()
-        return out
 
     def score_samples(self, X, n_importance_samples=10):
         """Lower bound on the log-likelihood of each row, in nats, in X's units.
@@ -642,11 +643,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             generator=torch.Generator().manual_seed(_SCORE_NOISE_SEED),
             dtype=torch.float64,
         ).to(param.device, param.dtype)
-        offset = float(np.log(self.scale_).sum())
-        scores = self._map_rows(
+        # log p(x) = log p(x in model units) - log |d(model units)/dx|
+        offset = _log_scale_sum(self.scale_)
+        scores = self._batched(
             X,
             lambda m, x: m.importance_weighted_bound(x, eps) - offset,
             None,
+            scale_in=True,
             rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
         )
         return self._finite(scores, "score_samples", "X")
@@ -703,7 +706,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         generator = torch.Generator().manual_seed(seed)
         Z = torch.randn((n_samples, self.n_components), generator=generator, dtype=torch.float64)
-        return self._decode(Z.numpy().astype(self._fit_dtype), generator if noise else None)
+
+        def decode(m, z):
+            decoded = m.decode(z)
+            return m.sample_x(decoded, generator) if noise else m.mean(decoded)
+
+        Z = Z.numpy().astype(self._fit_dtype)
+        return self._batched(Z, decode, self.n_features_in_, scale_out=True)
 
     # ------------------------------------------------------ persistence
 
