@@ -113,8 +113,7 @@ def _rss_mb():
 def memory_probe(args):
     """Run in a child process: peak RSS of one fit over the RSS before the data."""
     base = _rss_mb()
-    X, *_ = load(args)
-    del _
+    X = load(args)[0]
     peak = [_rss_mb()]
     done = threading.Event()
 

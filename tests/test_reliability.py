@@ -123,7 +123,7 @@ def test_far_out_of_range_input_raises_or_stays_finite(fitted, digits):
             assert np.isfinite(out).all()
 
 
-def test_bool_and_integer_input(digits):
+def test_bool_input(digits):
     X = digits[0] > 8
     vae = VAETransformer(likelihood="bernoulli", **FAST).fit(X)
     assert np.isfinite(vae.transform(X)).all()
