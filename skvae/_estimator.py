@@ -21,9 +21,17 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_n_features,
+    check_array,
+    check_is_fitted,
+    validate_data,
+)
 
-from ._model import VAE, VAEConfig
+from ._likelihoods import LIKELIHOODS
+from ._model import VAE, ColumnGroup, VAEConfig
+from ._table import Table, _is_frame
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
 from ._version import __version__
 
@@ -62,27 +70,8 @@ def _resolve_device(device) -> torch.device:
     return resolved
 
 
-def _column_stats(X: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per-feature mean and variance in float64, without a full-size temporary
-    copy of X."""
-    mean = X.mean(axis=0, dtype=np.float64)
-    sq = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], chunk):
-        sq += np.square(X[start : start + chunk] - mean).sum(axis=0)
-    return mean, sq / X.shape[0]
-
-
-def _log_scale_sum(scale: np.ndarray) -> float:
-    """Log-Jacobian of the scaling: a log-density in the model's units minus
-    this is a log-density of X in its own units."""
-    return float(np.log(scale).sum())
-
-
-def _nonzero_scale(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Vanishing scales become 1, as in StandardScaler, so constant features
-    pass through unscaled instead of being divided by zero."""
-    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-    return np.where(scale < tiny, 1.0, scale)
+def _rows(A, rows: slice):
+    return A.iloc[rows] if hasattr(A, "iloc") else A[rows]
 
 
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -268,8 +257,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
-        "scaling": [StrOptions({"global", "feature"})],
+        "likelihood": [StrOptions({"auto", *LIKELIHOODS}), dict],
+        "scaling": [StrOptions({"auto", "global", "feature"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "free_bits": [Interval(Real, 0, None, closed="left")],
@@ -371,31 +360,32 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _fit(self, X):
         warm = self.warm_start and hasattr(self, "module_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not warm)
-        n_samples, n_features = X.shape
-        self._check_unit_interval(X)
+        X = self._check_input(X, reset=not warm)
+        n_samples = X.shape[0]
+        table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling)
         hidden = self._hidden_sizes()
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        config = VAEConfig(n_features, self.n_components, hidden, self.likelihood)
+        config = VAEConfig(self.n_components, hidden, tuple(table.groups))
 
         train_index, val_index = self._split(n_samples, rng)
         if warm:
-            if self.module_.config != config:
+            if self.module_.config.architecture() != config.architecture():
                 raise ValueError(
                     f"warm_start=True continues the previous fit, whose architecture "
-                    f"{self.module_.config} differs from the requested {config}. "
+                    f"{self.module_.config.architecture()} (latent size, hidden layers, "
+                    f"likelihoods) differs from the requested {config.architecture()}. "
                     f"Set warm_start=False to fit a new model."
                 )
-            mean, scale = self.mean_, self.scale_
             model = copy.deepcopy(self.module_).to(device)
         else:
-            mean, scale = self._scaling(X)
             init = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
             model = VAE(config, init).to(device)
 
-        Xt = self._to_model_units(X, mean, scale).to(device)
-        nats_offset = -_log_scale_sum(scale)
+        # One float32 copy of X in the model's units: the only copy fit makes.
+        Xt = torch.from_numpy(table.to_model(X, dtype=np.float32)).to(device)
+        # log |d(model units)/dx|, averaged: reported figures are in X's units.
+        nats_offset = float(table.log_jacobian(X).mean())
         max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
@@ -434,7 +424,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
 
         self.module_ = model
-        self.mean_, self.scale_ = mean, scale
+        self.table_ = table
+        self.likelihoods_ = table.likelihoods()
+        self.mean_, self.scale_ = self._gaussian_scaling(table)
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_scores if val_index is not None else None
         self.best_validation_score_ = (
@@ -442,7 +434,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)
         self.n_iter_ = result.n_iter
-        self._fit_dtype = X.dtype
+        self._fit_dtype = np.float64 if table.is_frame else X.dtype
         self._inference_module = self._make_inference_module()
         return self
 
@@ -477,44 +469,43 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         order = rng.permutation(n_samples)
         return np.sort(order[n_val:]), np.sort(order[:n_val])
 
-    def _scaling(self, X):
-        if self.likelihood == "bernoulli":
-            return np.zeros(X.shape[1]), np.ones(X.shape[1])
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean, var = _column_stats(X)
-            if self.scaling == "global":
-                scale = np.full(X.shape[1], np.sqrt(var.mean()))
-            else:
-                scale = np.sqrt(var)
-            scale = _nonzero_scale(scale, mean)
-        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
-            raise ValueError(
-                f"X has values too large to standardize (largest magnitude "
-                f"{np.abs(X).max():.3g}): their variance overflows float64. Rescale X, "
-                f"for example with sklearn.preprocessing.MaxAbsScaler."
-            )
+    @staticmethod
+    def _gaussian_scaling(table: Table) -> tuple[np.ndarray, np.ndarray]:
+        """mean_ and scale_: the Gaussian columns' centering and scale, 0 and 1
+        for the others."""
+        mean, scale = np.zeros(table.n_features), np.ones(table.n_features)
+        for (name, members), group in zip(table.layout, table.groups, strict=True):
+            if name == "gaussian":
+                mean[members], scale[members] = group.stats["mean"], group.stats["scale"]
         return mean, scale
 
-    @staticmethod
-    def _to_model_units(X, mean, scale) -> torch.Tensor:
-        """One float32 copy of X, standardized in place: the only copy fit makes."""
-        Xt = torch.from_numpy(X.astype(np.float32))
-        if np.any(mean != 0.0) or np.any(scale != 1.0):
-            Xt.sub_(torch.from_numpy(mean.astype(np.float32)))
-            Xt.div_(torch.from_numpy(scale.astype(np.float32)))
-        return Xt
-
-    def _check_unit_interval(self, X):
-        if self.likelihood != "bernoulli":
-            return
-        low, high = X.min(), X.max()
-        if low < 0.0 or high > 1.0:
+    def _check_input(self, X, reset: bool):
+        """X validated: a DataFrame is checked for names and width and kept as
+        it is (its columns have their own kinds); anything else becomes a
+        float array through validate_data."""
+        if _is_frame(X):
+            _check_feature_names(self, X, reset=reset)
+            _check_n_features(self, X, reset=reset)
+            if X.shape[0] == 0 or X.shape[1] == 0:
+                raise ValueError(
+                    f"Found array with {X.shape[0]} sample(s) and {X.shape[1]} feature(s) "
+                    f"while a minimum of 1 is required by VAETransformer."
+                )
+            return X
+        if not reset and getattr(self, "table_", None) is not None and self.table_.is_frame:
+            numeric = all(c.kind in ("float", "int", "bool") for c in self.table_.columns)
+            dtype = [np.float64, np.float32] if numeric else None
+            return validate_data(self, X, dtype=dtype, reset=False)
+        try:
+            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+        except ValueError as exc:
+            if "could not convert string" not in str(exc):
+                raise
             raise ValueError(
-                f"likelihood='bernoulli' needs X in [0, 1], but X holds values from "
-                f"{low:.6g} to {high:.6g}. Scale X into [0, 1] (for pixels, divide by "
-                f"255; else sklearn.preprocessing.MinMaxScaler), or use "
-                f"likelihood='gaussian'."
-            )
+                f"{exc}. VAETransformer models string columns as categories when they "
+                f"come in a pandas DataFrame: pass X as a DataFrame (its string columns "
+                f"get likelihood='categorical'), or encode them as numbers first."
+            ) from exc
 
     # -------------------------------------------------------- inference
 
@@ -527,34 +518,40 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _validated_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        self._check_unit_interval(X)
-        return X
+        return self._check_input(X, reset=False)
 
-    def _batched(
-        self, A, fn, n_out, *, scale_in=False, scale_out=False, rows_per_batch=EVAL_BATCH_SIZE
-    ):
-        """Apply ``fn(module, a)`` to the rows of A batch by batch and return an
-        array of A's dtype with ``n_out`` columns (None: one value per row).
+    def _batched(self, A, fn, n_out, *, to_model=False, rows_per_batch=EVAL_BATCH_SIZE):
+        """Apply ``fn(module, a)`` to the rows of A batch by batch and return a
+        float64 array with ``n_out`` columns (None: one value per row).
 
-        ``scale_in`` maps rows of X into the model's units before ``fn``, and
-        ``scale_out`` maps the results back into X's units; both happen on the
-        host in float64, so large offsets survive a float32 device.
+        ``to_model`` maps rows of X into the model's units first (on the host,
+        in float64, so large offsets survive a float32 device). ``fn`` returns
+        a tensor or a numpy array.
         """
         module = self._inference_module
         param = next(module.parameters())
-        out = np.empty((A.shape[0],) if n_out is None else (A.shape[0], n_out), A.dtype)
+        out = np.empty((A.shape[0],) if n_out is None else (A.shape[0], n_out))
         with torch.inference_mode():
             for start in range(0, A.shape[0], rows_per_batch):
-                rows = np.asarray(A[start : start + rows_per_batch], dtype=np.float64)
-                if scale_in:
-                    rows = (rows - self.mean_) / self.scale_
+                rows = _rows(A, slice(start, start + rows_per_batch))
+                if to_model:
+                    rows = to_model(rows)
+                rows = np.asarray(rows, dtype=np.float64)
                 result = fn(module, torch.from_numpy(rows).to(param.device, param.dtype))
-                result = result.cpu().numpy()
-                if scale_out:
-                    result = result * self.scale_ + self.mean_
+                if isinstance(result, torch.Tensor):
+                    result = result.cpu().numpy()
                 out[start : start + rows_per_batch] = result
         return out
+
+    def _to_data(self, U, dtype, method, what):
+        """Model-unit rows into X's units and types (checked finite first)."""
+        self._finite(U, method, what)
+        return self.table_.from_model(U, dtype=dtype)
+
+    @staticmethod
+    def _out_dtype(X):
+        """float32 for float32 arrays (as PCA), float64 otherwise."""
+        return X.dtype if getattr(X, "dtype", None) == np.float32 else np.float64
 
     def _finite(self, out, method, what):
         if not np.isfinite(out).all():
@@ -580,8 +577,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Posterior means mu(x), of X's dtype (float32 or float64).
         """
         X = self._validated_X(X)
-        Z = self._batched(X, lambda m, x: m.encode(x)[0], self.n_components, scale_in=True)
-        return self._finite(Z, "transform", "X")
+        Z = self._batched(
+            X, lambda m, u: m.encode(u)[0], self.n_components, to_model=self.table_.to_model
+        )
+        return self._finite(Z, "transform", "X").astype(self._out_dtype(X), copy=False)
 
     def inverse_transform(self, Z):
         """Decode latent codes into the means of p(x|z), in the units of X.
@@ -604,8 +603,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"Z has {Z.shape[1]} columns, but this VAETransformer was fitted with "
                 f"n_components={self.n_components}: pass codes from its transform."
             )
-        X = self._batched(Z, lambda m, z: m.mean(m.decode(z)), self.n_features_in_, scale_out=True)
-        return self._finite(X, "inverse_transform", "Z")
+        U = self._batched(Z, lambda m, z: m.point(m.decode(z)), self.n_features_in_)
+        return self._to_data(U, Z.dtype, "inverse_transform", "Z")
 
     def score_samples(self, X, n_importance_samples=10):
         """Lower bound on the log-likelihood of each row, in nats, in X's units.
@@ -643,16 +642,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             generator=torch.Generator().manual_seed(_SCORE_NOISE_SEED),
             dtype=torch.float64,
         ).to(param.device, param.dtype)
-        # log p(x) = log p(x in model units) - log |d(model units)/dx|
-        offset = _log_scale_sum(self.scale_)
         scores = self._batched(
             X,
-            lambda m, x: m.importance_weighted_bound(x, eps) - offset,
+            lambda m, u: m.importance_weighted_bound(u, eps),
             None,
-            scale_in=True,
+            to_model=lambda rows: self.table_.to_model(rows, unknown="error"),
             rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
         )
-        return self._finite(scores, "score_samples", "X")
+        # log p(x) = log p(x in model units) + log |d(model units)/dx|
+        scores += self.table_.log_jacobian(X)
+        return self._finite(scores, "score_samples", "X").astype(self._out_dtype(X), copy=False)
 
     def score(self, X, y=None, n_importance_samples=10):
         """Mean of :meth:`score_samples`: the average log-likelihood bound.
@@ -678,7 +677,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         return float(np.mean(self.score_samples(X, n_importance_samples)))
 
-    def sample(self, n_samples=1, random_state=None, noise=False):
+    def sample(self, n_samples=1, random_state=None, noise="auto"):
         """Generate new rows: z ~ N(0, I) pushed through the decoder.
 
         Parameters
@@ -689,30 +688,43 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         random_state : int, RandomState instance or None, default=None
             Seeds the draws; an int gives the same rows on every call.
 
-        noise : bool, default=False
-            By default the rows are the decoder means E[x|z], without the
-            decoder's noise (sharper, and what VAE papers show). With
-            ``noise=True`` each row is a draw from p(x|z): Gaussian noise with
-            the learned per-feature variance, or 0/1 draws for Bernoulli.
+        noise : bool or "auto", default="auto"
+            With ``noise=True`` each row is a draw from p(x|z): every column
+            follows its likelihood (categories drawn from their probabilities,
+            counts from their count model, Gaussian noise with the learned
+            variance, 0/1 for Bernoulli). With ``noise=False`` the rows are the
+            point estimates (decoder means, most probable categories): sharper,
+            and what VAE papers show for images. "auto" draws when the model
+            was fitted on a DataFrame (a table) and gives means when it was
+            fitted on an array (images, embeddings).
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
-            Generated rows in the units of X, of the dtype X had in fit.
+        X : DataFrame or ndarray of shape (n_samples, n_features_in_)
+            Generated rows in the units of X: a DataFrame with the training
+            columns and dtypes when fit saw a DataFrame, else an array of the
+            dtype X had in fit.
         """
         check_is_fitted(self)
         if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not (isinstance(noise, bool) or noise == "auto"):
+            raise ValueError(f"noise must be True, False or 'auto', got {noise!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
         generator = torch.Generator().manual_seed(seed)
         Z = torch.randn((n_samples, self.n_components), generator=generator, dtype=torch.float64)
 
+        if noise == "auto":
+            noise = self.table_.is_frame
+        draws = np.random.default_rng(seed)
+
         def decode(m, z):
-            decoded = m.decode(z)
-            return m.sample_x(decoded, generator) if noise else m.mean(decoded)
+            raw = m.decode(z)
+            return m.draw(raw, draws) if noise else m.point(raw)
 
         Z = Z.numpy().astype(self._fit_dtype)
-        return self._batched(Z, decode, self.n_features_in_, scale_out=True)
+        U = self._batched(Z, decode, self.n_features_in_)
+        return self._to_data(U, self._fit_dtype, "sample", "the model")
 
     # ------------------------------------------------------ persistence
 
@@ -749,6 +761,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return
         config = dict(packed["config"])
         config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
+        config["groups"] = tuple(ColumnGroup(**g) for g in config["groups"])
         module = VAE(VAEConfig(**config))
         module.load_state_dict(
             {k: torch.from_numpy(np.array(v)) for k, v in packed["state_dict"].items()}

@@ -1,43 +1,55 @@
 """The VAE as a pure torch module: encode, reparameterize, decode.
 
-No numpy and no scikit-learn here; the estimator owns validation and scaling.
+No scikit-learn here; the estimator owns validation and the table owns the
+mapping between a user's columns and the model's. The model sees one matrix
+whose columns come group by group, each group modelled by one likelihood
+class (``skvae/_likelihoods/``); its decoder emits one block of raw
+parameters per group.
 """
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from ._likelihoods import (
-    bernoulli_log_likelihood,
-    gaussian_log_likelihood,
-    kl_standard_normal,
-    log_normal,
-    log_standard_normal,
-)
+from ._latent import kl_standard_normal, log_normal, log_standard_normal
+from ._likelihoods import LIKELIHOODS
 
-# The Gaussian encoder sees standardized features squashed smoothly into
-# (-INPUT_BOUND, INPUT_BOUND): rare extreme values (a pixel that is almost always
-# blank, an outlier) would otherwise dominate the first layer. Values within a
-# standard deviation or so pass nearly unchanged; the likelihood still scores x
-# itself.
-INPUT_BOUND = 3.0
 
-# Smallest variance the Gaussian decoder may learn, in the model's units (where
-# the average feature variance is 1). Without a floor a constant or discrete
-# feature lets the likelihood grow without bound.
-MIN_VARIANCE = 1e-2
+@dataclass(frozen=True)
+class ColumnGroup:
+    """Consecutive model columns sharing one likelihood."""
+
+    likelihood: str  # a key of LIKELIHOODS
+    stats: dict[str, Any]  # what the likelihood learned from the training values
+
+    @property
+    def n_columns(self) -> int:
+        return int(self.stats["n_columns"])
 
 
 @dataclass(frozen=True)
 class VAEConfig:
     """Shape of a VAE: enough to rebuild the module from a state dict."""
 
-    n_features: int
     n_components: int
     hidden_layer_sizes: tuple[int, ...]
-    likelihood: str  # "gaussian" or "bernoulli"
+    groups: tuple[ColumnGroup, ...]
+
+    @property
+    def n_features(self) -> int:
+        return sum(g.n_columns for g in self.groups)
+
+    def architecture(self) -> tuple:
+        """What a warm start must not change: layer sizes and likelihoods."""
+        return (
+            self.n_components,
+            self.hidden_layer_sizes,
+            tuple((g.likelihood, g.n_columns) for g in self.groups),
+        )
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -46,6 +58,11 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [_linear(n_in, n_out), nn.ReLU()]
     return nn.Sequential(*layers)
+
+
+def _split(t: torch.Tensor, sizes: list[int]):
+    """``t``'s last axis cut into consecutive blocks of ``sizes``."""
+    return [t] if len(sizes) == 1 else torch.split(t, sizes, dim=-1)
 
 
 def _linear(n_in: int, n_out: int) -> nn.Linear:
@@ -58,27 +75,26 @@ class VAE(nn.Module):
     """Encoder q(z|x) = N(mu(x), diag sigma^2(x)), decoder p(x|z), prior N(0, I).
 
     The encoder is an MLP with ReLU hidden layers and two linear heads, one for
-    mu and one for log sigma^2; the decoder mirrors the encoder's hidden sizes.
-    With ``likelihood="gaussian"`` the decoder outputs the mean of x and learns
-    one variance per feature (floored at ``MIN_VARIANCE``); with
-    ``likelihood="bernoulli"`` it outputs logits.
+    mu and one for log sigma^2; the decoder mirrors the encoder's hidden sizes
+    and ends in one linear head whose outputs are split into each column
+    group's raw parameters. log p(x|z) is the sum over groups.
     """
 
     def __init__(self, config: VAEConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
+        likelihoods = [LIKELIHOODS[g.likelihood](g.stats) for g in config.groups]
         hidden = list(config.hidden_layer_sizes)
-        encoder_sizes = [config.n_features, *hidden]
+        encoder_sizes = [sum(lik.n_inputs for lik in likelihoods), *hidden]
         decoder_sizes = [config.n_components, *reversed(hidden)]
         self.encoder = _mlp(encoder_sizes)
         self.mu_head = _linear(encoder_sizes[-1], config.n_components)
         self.log_var_head = _linear(encoder_sizes[-1], config.n_components)
         self.decoder = _mlp(decoder_sizes)
-        self.output_head = _linear(decoder_sizes[-1], config.n_features)
-        if config.likelihood == "gaussian":
-            # softplus(raw) + MIN_VARIANCE starts every feature at variance 1
-            start = math.log(math.expm1(1.0 - MIN_VARIANCE))
-            self.raw_variance = nn.Parameter(torch.full((config.n_features,), start))
+        self.output_head = _linear(decoder_sizes[-1], sum(lik.n_params for lik in likelihoods))
+        self.likelihoods = nn.ModuleList(likelihoods)
+        self._column_sizes = [lik.n_columns for lik in likelihoods]
+        self._param_sizes = [lik.n_params for lik in likelihoods]
         self.reset_parameters(generator if generator is not None else torch.Generator())
 
     @torch.no_grad()
@@ -95,11 +111,17 @@ class VAE(nn.Module):
                     noise = torch.rand(param.shape, generator=generator, dtype=param.dtype)
                     param.copy_((2.0 * noise - 1.0) * bound)
 
+    def _groups(self, x: torch.Tensor | None = None, raw: torch.Tensor | None = None):
+        """(likelihood, its columns of x, its raw parameters) for each group."""
+        n = len(self.likelihoods)
+        xs = [None] * n if x is None else _split(x, self._column_sizes)
+        raws = [None] * n if raw is None else _split(raw, self._param_sizes)
+        return zip(self.likelihoods, xs, raws, strict=True)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, log sigma^2), each (batch, n_components)."""
-        if self.config.likelihood == "gaussian":
-            x = INPUT_BOUND * torch.tanh(x / INPUT_BOUND)
-        h = self.encoder(x)
+        parts = [lik.encoder_input(xg) for lik, xg, _ in self._groups(x)]
+        h = self.encoder(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
         return self.mu_head(h), self.log_var_head(h)
 
     @staticmethod
@@ -108,34 +130,28 @@ class VAE(nn.Module):
         return mu + torch.exp(0.5 * log_var) * eps
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder output: the mean of x (Gaussian) or its logits (Bernoulli)."""
-        return self.output_head(self.decoder(z))
+        """The decoder's raw parameters, all groups side by side, in float32 or
+        wider (so that likelihoods never run in a reduced precision)."""
+        raw = self.output_head(self.decoder(z))
+        return raw.float() if raw.dtype in (torch.bfloat16, torch.float16) else raw
 
-    def decoder_log_var(self) -> torch.Tensor:
-        """log variance per feature of the Gaussian decoder, (n_features,)."""
-        return torch.log(nn.functional.softplus(self.raw_variance) + MIN_VARIANCE)
+    def log_prob(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per entry, (..., n_features)."""
+        parts = [lik.log_prob(xg, rg) for lik, xg, rg in self._groups(x, raw)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
-    def mean(self, decoded: torch.Tensor) -> torch.Tensor:
-        """E[x | z] from the decoder output."""
-        if self.config.likelihood == "bernoulli":
-            return torch.sigmoid(decoded)
-        return decoded
+    def log_likelihood(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) per row, summed over columns."""
+        return self.log_prob(x, raw).sum(-1)
 
-    def sample_x(self, decoded: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Draw x ~ p(x|z) from the decoder output, with noise from a CPU
-        ``generator`` (so that a seed gives the same draws on any device)."""
-        if self.config.likelihood == "bernoulli":
-            u = torch.rand(decoded.shape, generator=generator, dtype=torch.float64)
-            return (u.to(decoded.device) < torch.sigmoid(decoded)).to(decoded.dtype)
-        eps = torch.randn(decoded.shape, generator=generator, dtype=torch.float64)
-        std = torch.exp(0.5 * self.decoder_log_var())
-        return decoded + std * eps.to(decoded.device, decoded.dtype)
+    def point(self, raw: torch.Tensor) -> torch.Tensor:
+        """Point estimates of x given z (means; modes for categories)."""
+        parts = [lik.point(rg) for lik, _, rg in self._groups(None, raw)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
-    def log_likelihood(self, x: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) per row, summed over features."""
-        if self.config.likelihood == "bernoulli":
-            return bernoulli_log_likelihood(x, decoded)
-        return gaussian_log_likelihood(x, decoded, self.decoder_log_var())
+    def draw(self, raw: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+        """x ~ p(x|z) in model units, a float64 array; noise from numpy's ``rng``."""
+        return np.concatenate([lik.draw(rg, rng) for lik, _, rg in self._groups(None, raw)], -1)
 
     def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One-sample ELBO terms: log p(x|z) per row and KL per row and dimension."""
@@ -153,7 +169,7 @@ class VAE(nn.Module):
         """
         mu, log_var = self.encode(x)  # (batch, d)
         z = self.reparameterize(mu[:, None, :], log_var[:, None, :], eps[None])  # (batch, K, d)
-        decoded = self.decode(z)  # (batch, K, n_features)
+        decoded = self.decode(z)  # (batch, K, n_params)
         log_w = (
             self.log_likelihood(x[:, None, :], decoded)
             + log_standard_normal(z)

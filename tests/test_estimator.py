@@ -310,11 +310,14 @@ def test_wrong_number_of_features(fitted, digits):
 
 
 def test_bernoulli_refuses_data_outside_unit_interval(digits, digits_unit):
-    with pytest.raises(ValueError, match=r"needs X in \[0, 1\].*from 0 to 16.*divide by 255"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs values in \[0, 1\], but X holds values from 0 to 16.*divide by 255",
+    ):
         VAETransformer(likelihood="bernoulli", **FAST).fit(digits[0])
     vae = VAETransformer(likelihood="bernoulli", **FAST).fit(digits_unit[0])
     for method in (vae.transform, vae.score_samples):
-        with pytest.raises(ValueError, match=r"needs X in \[0, 1\]"):
+        with pytest.raises(ValueError, match=r"needs values in \[0, 1\]"):
             method(digits_unit[0] - 0.5)
 
 

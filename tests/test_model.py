@@ -6,35 +6,25 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from skvae import VAETransformer
-from skvae._likelihoods import (
-    bernoulli_log_likelihood,
-    gaussian_log_likelihood,
-    kl_standard_normal,
-    training_loss,
-)
-from skvae._model import MIN_VARIANCE, VAE, VAEConfig
+from skvae._latent import kl_standard_normal, training_loss
+from skvae._likelihoods import LIKELIHOODS
+from skvae._likelihoods.gaussian import MIN_VARIANCE
+from skvae._model import VAE, ColumnGroup, VAEConfig
+
+
+def config(n_features, n_components, hidden, likelihood):
+    """A VAEConfig with one group of ``n_features`` columns."""
+    values = np.linspace(0.0, 1.0, 10)[:, None].repeat(n_features, axis=1)
+    stats = LIKELIHOODS[likelihood].fit_stats(values)
+    return VAEConfig(n_components, hidden, (ColumnGroup(likelihood, stats),))
 
 
 @pytest.fixture
 def gen():
     return torch.Generator().manual_seed(0)
-
-
-def test_gaussian_log_likelihood_matches_torch(gen):
-    x, mean = torch.randn(5, 7, generator=gen), torch.randn(5, 7, generator=gen)
-    log_var = torch.randn(7, generator=gen)
-    expected = Normal(mean, torch.exp(0.5 * log_var)).log_prob(x).sum(-1)
-    torch.testing.assert_close(gaussian_log_likelihood(x, mean, log_var), expected)
-
-
-def test_bernoulli_log_likelihood_matches_torch(gen):
-    logits = 3 * torch.randn(5, 7, generator=gen)
-    x = (torch.rand(5, 7, generator=gen) < 0.5).float()
-    expected = Bernoulli(logits=logits).log_prob(x).sum(-1)
-    torch.testing.assert_close(bernoulli_log_likelihood(x, logits), expected)
 
 
 def test_kl_matches_torch(gen):
@@ -61,7 +51,7 @@ def test_free_bits_stop_the_gradient_below_the_floor():
 
 
 def test_shapes_and_mirrored_decoder():
-    model = VAE(VAEConfig(12, 3, (16, 8), "gaussian"))
+    model = VAE(config(12, 3, (16, 8), "gaussian"))
     widths = [m.out_features for m in model.decoder if isinstance(m, torch.nn.Linear)]
     assert widths == [8, 16]
     mu, log_var = model.encode(torch.zeros(4, 12))
@@ -72,20 +62,20 @@ def test_shapes_and_mirrored_decoder():
 
 
 def test_decoder_variance_has_a_floor():
-    model = VAE(VAEConfig(4, 2, (), "gaussian"))
+    model = VAE(config(4, 2, (), "gaussian"))
+    gaussian = model.likelihoods[0]
     with torch.no_grad():
-        model.raw_variance.fill_(-1e4)
-    assert torch.exp(model.decoder_log_var()).min().item() == pytest.approx(MIN_VARIANCE)
-    assert torch.exp(VAE(VAEConfig(4, 2, (), "gaussian")).decoder_log_var()).allclose(
-        torch.ones(4)
-    )
+        gaussian.raw_variance.fill_(-1e4)
+    assert torch.exp(gaussian.log_var()).min().item() == pytest.approx(MIN_VARIANCE)
+    fresh = VAE(config(4, 2, (), "gaussian")).likelihoods[0]
+    assert torch.exp(fresh.log_var()).allclose(torch.ones(4))
 
 
 def test_initialization_is_seeded_and_leaves_the_global_rng_alone():
     state = torch.random.get_rng_state()
-    a = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
-    b = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
-    c = VAE(VAEConfig(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(2))
+    a = VAE(config(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
+    b = VAE(config(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(1))
+    c = VAE(config(5, 2, (4,), "bernoulli"), torch.Generator().manual_seed(2))
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(a.output_head.weight, b.output_head.weight)
     assert not torch.equal(a.output_head.weight, c.output_head.weight)
@@ -95,7 +85,7 @@ def _exact_linear_gaussian_log_density(model, x):
     """log N(x | b, W W^T + D) for a VAE with no hidden layers."""
     W = model.output_head.weight.double()
     b = model.output_head.bias.double()
-    D = torch.diag(torch.exp(model.decoder_log_var().double()))
+    D = torch.diag(torch.exp(model.likelihoods[0].log_var().double()))
     dist = torch.distributions.MultivariateNormal(b, W @ W.T + D)
     return dist.log_prob(x).detach()
 
@@ -103,7 +93,7 @@ def _exact_linear_gaussian_log_density(model, x):
 def test_importance_weighted_bound_converges_to_the_exact_likelihood(gen):
     """A linear Gaussian VAE has a closed-form marginal: the IWAE bound stays
     below it and closes in on it as the number of samples grows."""
-    model = VAE(VAEConfig(6, 2, (), "gaussian"), gen).double()
+    model = VAE(config(6, 2, (), "gaussian"), gen).double()
     x = torch.randn(40, 6, generator=gen, dtype=torch.float64)
     exact = _exact_linear_gaussian_log_density(model, x)
 
@@ -130,7 +120,9 @@ def test_score_samples_is_a_density_of_x_in_original_units(digits):
     """For a fitted linear VAE, score_samples with many importance samples
     matches the exact Gaussian log-density of X in its own units."""
     X = digits[0][:, [20, 21, 27, 28, 35, 36]] * 3.0 + 5.0
-    vae = VAETransformer(n_components=2, hidden_layer_sizes=(), max_iter=20, random_state=0).fit(X)
+    vae = VAETransformer(
+        n_components=2, hidden_layer_sizes=(), likelihood="gaussian", max_iter=20, random_state=0
+    ).fit(X)
     model = vae._inference_module
     x_std = torch.from_numpy((X[:50] - vae.mean_) / vae.scale_)
     exact = _exact_linear_gaussian_log_density(model, x_std) - np.log(vae.scale_).sum()

@@ -185,7 +185,7 @@ def test_interrupt_outside_the_epoch_loop_keeps_the_old_model(refit_target, digi
 
 def test_failed_first_fit_leaves_the_estimator_unfitted(digits):
     vae = VAETransformer(likelihood="bernoulli", **FAST)
-    with pytest.raises(ValueError, match="needs X in"):
+    with pytest.raises(ValueError, match=r"needs values in \[0, 1\]"):
         vae.fit(digits[0])
     assert [k for k in vars(vae) if k.endswith("_") and not k.startswith("_")] == []
 

@@ -1,39 +1,16 @@
-"""Log-likelihoods and KL terms of the VAE, as pure functions on tensors.
+"""The latent side of the ELBO: the KL term, the prior and posterior densities,
+and the training objective, as pure functions on tensors.
 
 Every function returns one value per row (or per row and latent dimension), in
-nats, so that callers decide how to reduce them.
+nats, so that callers decide how to reduce them. The likelihoods p(x|z) live in
+``skvae/_likelihoods/``.
 """
 
 import math
 
 import torch
-import torch.nn.functional as F
 
 LOG_2PI = math.log(2.0 * math.pi)
-
-
-def gaussian_log_likelihood(
-    x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor
-) -> torch.Tensor:
-    """log N(x | mean, diag(exp(log_var))), summed over features.
-
-    ``x`` and ``mean`` are ``(..., n_features)``; ``log_var`` broadcasts against
-    them (the decoder learns one variance per feature). Returns ``(...,)``.
-    """
-    # -1/2 * sum_j [ log(2 pi) + log var_j + (x_j - mean_j)^2 / var_j ]
-    squared = (x - mean).square() * torch.exp(-log_var)
-    return -0.5 * (LOG_2PI + log_var + squared).sum(-1)
-
-
-def bernoulli_log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-    """log Bernoulli(x | sigmoid(logits)), summed over features.
-
-    ``x`` holds values in [0, 1]; non-binary values give the usual binary
-    cross-entropy, which is a likelihood only for binary data.
-    """
-    # sum_j [ x_j log p_j + (1 - x_j) log(1 - p_j) ], computed stably from logits
-    bce = F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none")
-    return -bce.sum(-1)
 
 
 def kl_standard_normal(mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -53,7 +30,9 @@ def log_standard_normal(z: torch.Tensor) -> torch.Tensor:
 
 def log_normal(z: torch.Tensor, mu: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """log N(z | mu, diag(exp(log_var))), summed over the last axis."""
-    return gaussian_log_likelihood(z, mu, log_var)
+    # -1/2 * sum_j [ log(2 pi) + log var_j + (z_j - mu_j)^2 / var_j ]
+    squared = (z - mu).square() * torch.exp(-log_var)
+    return -0.5 * (LOG_2PI + log_var + squared).sum(-1)
 
 
 def training_loss(

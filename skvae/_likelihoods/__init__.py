@@ -1,0 +1,29 @@
+"""One class per distribution of p(x|z); see ``_base.Likelihood`` for the contract.
+
+| name          | file                 | columns                                    |
+|---------------|----------------------|--------------------------------------------|
+| gaussian      | gaussian.py          | real values                                |
+| lognormal     | lognormal.py         | positive, right-skewed amounts             |
+| bernoulli     | bernoulli.py         | flags, values in [0, 1]                    |
+| categorical   | categorical.py       | strings, categories                        |
+| poisson       | poisson.py           | counts, variance = mean                    |
+| negbinomial   | negative_binomial.py | over-dispersed counts                      |
+"""
+
+from ._base import Likelihood
+from .bernoulli import Bernoulli
+from .categorical import Categorical
+from .gaussian import Gaussian
+from .lognormal import LogNormal
+from .negative_binomial import NegativeBinomial
+from .poisson import Poisson
+
+LIKELIHOODS: dict[str, type[Likelihood]] = {
+    cls.name: cls
+    for cls in (Gaussian, LogNormal, Bernoulli, Categorical, Poisson, NegativeBinomial)
+}
+
+__all__ = ["LIKELIHOODS", "Likelihood"]
+
+# Until the training loop imports it from its new home.
+from .._latent import training_loss  # noqa: E402, F401

@@ -1,0 +1,41 @@
+"""Bernoulli: flags and values in [0, 1] (binary features, pixel intensities)."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._base import Likelihood, as_numpy
+
+
+class Bernoulli(Likelihood):
+    """x ~ Bernoulli(sigmoid(raw)). For values strictly inside (0, 1) the log
+    probability is the usual binary cross-entropy, a likelihood only for binary
+    data but the standard choice for pixel intensities."""
+
+    name = "bernoulli"
+    discrete = True
+
+    @classmethod
+    def check(cls, values, labels):
+        low, high = values.min(axis=0), values.max(axis=0)
+        bad = (low < 0.0) | (high > 1.0)
+        if bad.any():
+            j = int(np.argmax(bad))
+            if labels[j] == "X":  # the whole array: report its range
+                low, high, j = low.min(keepdims=True), high.max(keepdims=True), 0
+            raise ValueError(
+                f"likelihood='bernoulli' needs values in [0, 1], but {labels[j]} holds "
+                f"values from {low[j]:.6g} to {high[j]:.6g}. Scale it into [0, 1] (for "
+                f"pixels, divide by 255; else sklearn.preprocessing.MinMaxScaler), or "
+                f"use likelihood='gaussian'."
+            )
+
+    def log_prob(self, u, raw):
+        # x log p + (1 - x) log(1 - p), computed stably from logits
+        return -F.binary_cross_entropy_with_logits(raw, u.expand_as(raw), reduction="none")
+
+    def point(self, raw):
+        return torch.sigmoid(raw)
+
+    def draw(self, raw, rng):
+        return (rng.random(raw.shape) < as_numpy(torch.sigmoid(raw))).astype(np.float64)

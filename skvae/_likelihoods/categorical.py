@@ -1,0 +1,88 @@
+"""Categorical: string, category and object columns, one-hot inside."""
+
+import numpy as np
+import torch
+
+from ._base import Likelihood, Stats, as_numpy
+
+
+class Categorical(Likelihood):
+    """x ~ Categorical(softmax(raw)) per column, over the categories seen in fit.
+
+    In model units a column holds the category's index (-1 for a category
+    never seen in fit); the encoder sees it one-hot, an unseen category as all
+    zeros, as ``OneHotEncoder(handle_unknown="ignore")`` does. The decoder
+    emits one logit per category, offset by the log training frequencies so
+    that an untrained decoder predicts the marginal distribution.
+    """
+
+    name = "categorical"
+    discrete = True
+
+    def __init__(self, stats: Stats):
+        super().__init__(stats)
+        self.sizes = [len(c) for c in stats["categories"]]
+        log_freq = np.concatenate([np.log(f) for f in stats["frequencies"]])
+        self.register_buffer("log_prior", torch.tensor(log_freq, dtype=torch.float32))
+
+    @classmethod
+    def fit_stats(cls, values, **options) -> Stats:
+        categories, frequencies = [], []
+        for column in values.T:
+            cats, counts = np.unique(column, return_counts=True)
+            categories.append(cats.tolist())
+            frequencies.append((counts / counts.sum()).tolist())
+        return {"n_columns": values.shape[1], "categories": categories, "frequencies": frequencies}
+
+    @classmethod
+    def to_model(cls, values, stats):
+        codes = np.empty(values.shape, dtype=np.float64)
+        for j, cats in enumerate(stats["categories"]):
+            lookup = {c: i for i, c in enumerate(cats)}
+            codes[:, j] = [lookup.get(v, -1) for v in values[:, j]]
+        return codes
+
+    @classmethod
+    def from_model(cls, u, stats):
+        out = np.empty(u.shape, dtype=object)
+        for j, cats in enumerate(stats["categories"]):
+            out[:, j] = np.asarray(cats, dtype=object)[u[:, j].astype(np.intp)]
+        return out
+
+    @property
+    def n_params(self):
+        return sum(self.sizes)
+
+    @property
+    def n_inputs(self):
+        return sum(self.sizes)
+
+    def _blocks(self, raw):
+        return torch.split(raw + self.log_prior.to(raw.dtype), self.sizes, dim=-1)
+
+    def encoder_input(self, u):
+        parts = []
+        for j, size in enumerate(self.sizes):
+            code = u[..., j].long()
+            one_hot = torch.nn.functional.one_hot(code.clamp(min=0), size).to(u.dtype)
+            parts.append(one_hot * (code >= 0).unsqueeze(-1).to(u.dtype))
+        return torch.cat(parts, dim=-1)
+
+    def log_prob(self, u, raw):
+        columns = []
+        for j, logits in enumerate(self._blocks(raw)):
+            log_p = torch.log_softmax(logits, dim=-1)
+            code = u[..., j].long().clamp(min=0).expand(log_p.shape[:-1])
+            columns.append(log_p.gather(-1, code.unsqueeze(-1)).squeeze(-1))
+        return torch.stack(columns, dim=-1)
+
+    def point(self, raw):
+        return torch.stack([b.argmax(-1).to(raw.dtype) for b in self._blocks(raw)], dim=-1)
+
+    def draw(self, raw, rng):
+        out = np.empty(raw.shape[:-1] + (self.n_columns,))
+        for j, logits in enumerate(self._blocks(raw)):
+            cdf = np.cumsum(as_numpy(torch.softmax(logits, dim=-1)), axis=-1)
+            u = rng.random(cdf.shape[:-1] + (1,))
+            out[..., j] = np.minimum((cdf < u * cdf[..., -1:]).sum(-1), logits.shape[-1] - 1)
+        return out

@@ -1,0 +1,124 @@
+"""Gaussian: real values, one learned variance per column, floored."""
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._base import Likelihood, Stats, as_numpy
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+# The encoder sees values in model units squashed smoothly into
+# (-INPUT_BOUND, INPUT_BOUND): rare extreme values (a pixel that is almost always
+# blank, an outlier) would otherwise dominate the first layer. Values within a
+# standard deviation or so pass nearly unchanged; the likelihood still scores
+# the value itself.
+INPUT_BOUND = 3.0
+
+# Smallest variance the decoder may learn, as a share of the column's variance
+# in model units (of the shared variance with scaling="global"). Without a floor
+# a constant or discrete column lets the likelihood grow without bound.
+MIN_VARIANCE = 1e-2
+
+
+def column_stats(values: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and variance in float64, without a full-size temporary."""
+    mean = values.mean(axis=0, dtype=np.float64)
+    sq = np.zeros(values.shape[1])
+    for start in range(0, values.shape[0], chunk):
+        sq += np.square(values[start : start + chunk] - mean).sum(axis=0)
+    return mean, sq / values.shape[0]
+
+
+def nonzero_scale(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Vanishing scales become 1, as in StandardScaler, so constant columns
+    pass through unscaled instead of being divided by zero."""
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
+    return np.where(scale < tiny, 1.0, scale)
+
+
+def _too_large(values: np.ndarray) -> ValueError:
+    return ValueError(
+        f"X has values too large to standardize (largest magnitude "
+        f"{np.abs(values).max():.3g}): their variance overflows float64. Rescale X, "
+        f"for example with sklearn.preprocessing.MaxAbsScaler."
+    )
+
+
+class Gaussian(Likelihood):
+    """N(x | mean, variance): the decoder emits the mean in model units and the
+    module learns one variance per column, floored at ``MIN_VARIANCE``.
+
+    On the host each column is centered and divided by a scale: its own
+    standard deviation (``scaling="feature"``) or one scale shared by the group,
+    the root mean column variance (``scaling="global"``).
+    """
+
+    name = "gaussian"
+
+    def __init__(self, stats: Stats):
+        super().__init__(stats)
+        # softplus(raw) + floor starts every column at variance 1
+        start = [math.log(math.expm1(1.0 - f)) for f in stats["floor"]]
+        self.raw_variance = nn.Parameter(torch.tensor(start, dtype=torch.float32))
+        self._constants: dict = {}
+
+    def _constant(self, key: str, like: torch.Tensor) -> torch.Tensor:
+        """``stats[key]`` as a tensor of ``like``'s dtype and device, made from
+        the float64 stats (not cast from float32), cached."""
+        cache_key = (key, like.dtype, like.device)
+        if cache_key not in self._constants:
+            self._constants[cache_key] = torch.tensor(
+                self.stats[key], dtype=torch.float64, device=like.device
+            ).to(like.dtype)
+        return self._constants[cache_key]
+
+    @classmethod
+    def fit_stats(cls, values: np.ndarray, scaling: str = "feature", **options) -> Stats:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, var = column_stats(values)
+            scale = np.sqrt(var.mean()) if scaling == "global" else np.sqrt(var)
+            scale = nonzero_scale(np.broadcast_to(scale, mean.shape), mean)
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+            raise _too_large(values)
+        return {
+            "n_columns": values.shape[1],
+            "mean": mean.tolist(),
+            "scale": scale.tolist(),
+            "floor": [MIN_VARIANCE] * values.shape[1],
+        }
+
+    @classmethod
+    def to_model(cls, values, stats):
+        return (values - np.asarray(stats["mean"])) / np.asarray(stats["scale"])
+
+    @classmethod
+    def from_model(cls, u, stats):
+        return u * np.asarray(stats["scale"]) + np.asarray(stats["mean"])
+
+    @classmethod
+    def log_jacobian(cls, values, stats):
+        return np.full(values.shape[0], -float(np.log(stats["scale"]).sum()))
+
+    def log_var(self) -> torch.Tensor:
+        """log variance per column, (n_columns,)."""
+        floor = self._constant("floor", self.raw_variance)
+        return torch.log(nn.functional.softplus(self.raw_variance) + floor)
+
+    def encoder_input(self, u):
+        return INPUT_BOUND * torch.tanh(u / INPUT_BOUND)
+
+    def log_prob(self, u, raw):
+        # -1/2 * [ log(2 pi) + log var_j + (x_j - mean_j)^2 / var_j ]
+        log_var = self.log_var()
+        squared = (u - raw).square() * torch.exp(-log_var)
+        return -0.5 * (LOG_2PI + log_var + squared)
+
+    def point(self, raw):
+        return raw
+
+    def draw(self, raw, rng):
+        std = np.exp(0.5 * as_numpy(self.log_var()))
+        return as_numpy(raw) + std * rng.standard_normal(raw.shape)

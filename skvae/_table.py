@@ -1,0 +1,366 @@
+"""From a user's columns to the model's matrix and back.
+
+A :class:`Table` remembers, for each column seen in fit, its name, its kind
+(float, int, bool, category, object, string), its dtype and range, and the
+likelihood that models it; columns sharing a likelihood form one group, and
+the model's matrix holds the groups one after the other. ``to_model`` maps
+rows into that matrix, ``from_model`` maps the model's output back into a
+DataFrame with the training schema (or an array, for arrays), and
+``log_jacobian`` carries densities back into the data's own units.
+
+No torch here; pandas only when the user hands over a DataFrame.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ._likelihoods import LIKELIHOODS
+from ._model import ColumnGroup
+
+# An object or string column with more distinct values than this, and more
+# than half of its rows distinct, reads as free text or an identifier.
+MAX_FREE_CATEGORIES = 100
+
+# scaling="auto" shares one scale among the Gaussian columns when the median
+# column spans at least this share of the widest column's range (pixels,
+# spectra: one unit throughout), and scales each column by itself otherwise.
+GLOBAL_RANGE_SHARE = 0.5
+
+_NUMERIC_LIKELIHOODS = ("gaussian", "lognormal", "bernoulli", "poisson", "negbinomial")
+
+
+@dataclass
+class Column:
+    """What fit learned about one column."""
+
+    name: Any  # the DataFrame's column label, or the array's column index
+    kind: str  # "float", "int", "bool", "category", "object" or "string"
+    dtype: Any  # the training dtype, restored on the way out of a DataFrame
+    likelihood: str = ""
+    minimum: float = -np.inf
+    maximum: float = np.inf
+
+    @property
+    def label(self) -> str:
+        """How messages name the column."""
+        return f"column {self.name!r}" if isinstance(self.name, str) else f"column {self.name}"
+
+
+@dataclass
+class Table:
+    """The fitted column schema; see the module docstring."""
+
+    columns: list[Column]
+    is_frame: bool
+    # Per group: the likelihood's name and the indices of its columns, in the
+    # order the model's matrix holds them.
+    layout: list[tuple[str, list[int]]] = field(default_factory=list)
+    groups: list[ColumnGroup] = field(default_factory=list)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns)
+
+    def likelihoods(self) -> dict:
+        return {c.name: c.likelihood for c in self.columns}
+
+    # ---------------------------------------------------------------- fit
+
+    @classmethod
+    def fit(cls, X, likelihood="auto", scaling="auto") -> "Table":
+        """Learn the schema of X (a DataFrame, or a validated float array)."""
+        is_frame = _is_frame(X)
+        columns = [_describe(X, j, is_frame) for j in range(X.shape[1])]
+        table = cls(columns, is_frame)
+        chosen = _requested(likelihood, columns)
+        for j, column in enumerate(columns):
+            values = table._column_values(X, j)
+            column.likelihood = chosen.get(j) or _auto_likelihood(values, column)
+            if column.likelihood in _NUMERIC_LIKELIHOODS:
+                values = _as_float(values, column)
+                column.minimum, column.maximum = float(values.min()), float(values.max())
+        for name in LIKELIHOODS:
+            members = [j for j, c in enumerate(columns) if c.likelihood == name]
+            if members:
+                table.layout.append((name, members))
+        for name, members in table.layout:
+            values = table._group_values(X, members, name)
+            options = {}
+            if name == "gaussian":
+                options["scaling"] = _scaling(scaling, values)
+            stats = LIKELIHOODS[name].fit_stats(values, **options)
+            table.groups.append(ColumnGroup(name, stats))
+        return table
+
+    # ---------------------------------------------------- the way in and out
+
+    def to_model(self, X, dtype=np.float64, unknown="ignore") -> np.ndarray:
+        """Rows of X in the model's units, groups side by side.
+
+        ``unknown="error"`` refuses categories never seen in fit (scores need
+        their probability); "ignore" encodes them as index -1 (all zeros in
+        the encoder's one-hot input).
+        """
+        out = np.empty((X.shape[0], self.n_features), dtype=dtype)
+        start = 0
+        for (name, members), group in zip(self.layout, self.groups, strict=True):
+            stop = start + len(members)
+            likelihood = LIKELIHOODS[name]
+            for rows in _row_chunks(X.shape[0]):
+                values = self._group_values(X, members, name, rows)
+                u = likelihood.to_model(values, group.stats)
+                if name == "categorical" and unknown == "error":
+                    self._refuse_unknown(values, u, members)
+                out[rows, start:stop] = u
+            start = stop
+        return out
+
+    def from_model(self, U: np.ndarray, dtype=np.float64):
+        """Model-unit rows back into the data's units: a DataFrame with the
+        training schema when fit saw one, else an array of ``dtype``."""
+        values = [None] * self.n_features
+        start = 0
+        for (name, members), group in zip(self.layout, self.groups, strict=True):
+            stop = start + len(members)
+            block = LIKELIHOODS[name].from_model(U[:, start:stop], group.stats)
+            for k, j in enumerate(members):
+                values[j] = block[:, k]
+            start = stop
+        if not self.is_frame:
+            return np.column_stack(values).astype(dtype, copy=False)
+        import pandas as pd
+
+        return pd.DataFrame(
+            {c.name: _restore(v, c) for c, v in zip(self.columns, values, strict=True)}
+        )
+
+    def log_jacobian(self, X) -> np.ndarray:
+        """log |d(model units) / d(data units)| per row, summed over columns."""
+        total = np.zeros(X.shape[0])
+        for (name, members), group in zip(self.layout, self.groups, strict=True):
+            values = self._group_values(X, members, name)
+            total += LIKELIHOODS[name].log_jacobian(values, group.stats)
+        return total
+
+    # ------------------------------------------------------------- columns
+
+    def _column_values(self, X, j, rows=slice(None)) -> np.ndarray:
+        if _is_frame(X):
+            return X.iloc[rows, j].to_numpy()
+        return X[rows, j]
+
+    def _group_values(self, X, members, name, rows=slice(None)) -> np.ndarray:
+        """The group's columns as an (n, m) array: floats for numeric
+        likelihoods (support checked), objects for categories."""
+        if not _is_frame(X) and name in _NUMERIC_LIKELIHOODS and X.dtype.kind == "f":
+            # All of a float array is used as is: no copy of a large X.
+            values = X[rows] if len(members) == X.shape[1] else X[rows][:, members]
+        else:
+            cols = [self._column_values(X, j, rows) for j in members]
+            if name in _NUMERIC_LIKELIHOODS:
+                values = np.column_stack(
+                    [_as_float(v, self.columns[j]) for v, j in zip(cols, members, strict=True)]
+                )
+            else:
+                values = np.column_stack([np.asarray(v, dtype=object) for v in cols])
+        if name in _NUMERIC_LIKELIHOODS:
+            labels = [self.columns[j].label for j in members]
+            if not self.is_frame and len(self.columns) == len(members):
+                labels = ["X"] * len(members)
+            LIKELIHOODS[name].check(values, labels)
+        return values
+
+    def _refuse_unknown(self, values, codes, members):
+        unseen = codes < 0
+        if unseen.any():
+            i, k = np.argwhere(unseen)[0]
+            raise ValueError(
+                f"{self.columns[members[k]].label.capitalize()} holds the category "
+                f"{values[i, k]!r}, never seen in fit: it has no probability under the "
+                f"model. transform encodes unseen categories as all-zero one-hot inputs; "
+                f"to score such rows, refit with data that includes the category."
+            )
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _is_frame(X) -> bool:
+    return hasattr(X, "iloc") and hasattr(X, "dtypes")
+
+
+def _row_chunks(n: int, size: int = 8192):
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def _describe(X, j: int, is_frame: bool) -> Column:
+    """Name, kind and dtype of column j; unmodellable kinds raise, naming it."""
+    if not is_frame:
+        return Column(name=j, kind="float", dtype=X.dtype)
+    import pandas as pd
+
+    name, dtype = X.columns[j], X.dtypes.iloc[j]
+    column = Column(name=name, kind="", dtype=dtype)
+    series = X.iloc[:, j]
+    if series.isna().any():
+        raise ValueError(
+            f"{column.label.capitalize()} has {int(series.isna().sum())} missing values. "
+            f"Fill them (e.g. sklearn.impute.SimpleImputer) or drop those rows."
+        )
+    if pd.api.types.is_bool_dtype(dtype):
+        column.kind = "bool"
+    elif isinstance(dtype, pd.CategoricalDtype):
+        column.kind = "category"
+    elif pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        column.kind = "string"
+    elif pd.api.types.is_integer_dtype(dtype):
+        column.kind = "int"
+    elif pd.api.types.is_float_dtype(dtype):
+        column.kind = "float"
+    elif pd.api.types.is_object_dtype(dtype):
+        column.kind = _object_kind(series, column)
+    else:
+        raise _unmodellable(column, f"has dtype {dtype}")
+    return column
+
+
+def _object_kind(series, column: Column) -> str:
+    """An object column holds strings (categories), bools, or numbers."""
+    types = {type(v) for v in series}
+    if types <= {str}:
+        return "object"
+    if types <= {bool, np.bool_}:
+        return "bool"
+    if all(issubclass(t, (int, float, np.integer, np.floating)) for t in types):
+        return "float"
+    names = ", ".join(sorted(t.__name__ for t in types))
+    raise _unmodellable(column, f"mixes values of types {names}")
+
+
+def _unmodellable(column: Column, why: str) -> ValueError:
+    return ValueError(
+        f"{column.label.capitalize()} {why}, which VAETransformer cannot model. Drop "
+        f"it, encode it as numbers or strings (e.g. a date as its year and month), or "
+        f"pass likelihood={{{column.name!r}: ...}} with one of {sorted(LIKELIHOODS)}."
+    )
+
+
+def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
+    try:
+        out = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{column.label.capitalize()} holds values that are not numbers, so "
+            f"likelihood={column.likelihood!r} cannot model it. Use 'categorical' for it."
+        ) from exc
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{column.label.capitalize()} holds NaN or infinite values. Replace them "
+            f"(e.g. with sklearn.impute.SimpleImputer) or drop those rows."
+        )
+    return out
+
+
+def _requested(likelihood, columns: list[Column]) -> dict[int, str]:
+    """Column index -> likelihood name, from a name or a mapping."""
+    if isinstance(likelihood, str):
+        if likelihood == "auto":
+            return {}
+        return dict.fromkeys(range(len(columns)), likelihood)
+    by_name = {c.name: j for j, c in enumerate(columns)}
+    chosen = {}
+    for key, name in likelihood.items():
+        if key in by_name:
+            j = by_name[key]
+        elif (
+            isinstance(key, (int, np.integer))
+            and not isinstance(key, bool)
+            and 0 <= key < len(columns)
+        ):
+            j = int(key)
+        else:
+            raise ValueError(
+                f"likelihood names column {key!r}, which X does not have. Its columns "
+                f"are {[c.name for c in columns][:20]}."
+            )
+        if name != "auto" and name not in LIKELIHOODS:
+            raise ValueError(
+                f"likelihood[{key!r}]={name!r} is not a likelihood skvae knows; use "
+                f"'auto' or one of {sorted(LIKELIHOODS)}."
+            )
+        if name != "auto":
+            chosen[j] = name
+    return chosen
+
+
+def _skewness(values: np.ndarray) -> float:
+    centered = values - values.mean()
+    std = centered.std()
+    return float((centered**3).mean() / std**3) if std > 0 else 0.0
+
+
+def _auto_likelihood(values: np.ndarray, column: Column) -> str:
+    """The likelihood "auto" picks for a column (the README lists the rules)."""
+    if column.kind == "bool":
+        return "bernoulli"
+    if column.kind in ("category", "object", "string"):
+        n_unique = len(set(values))
+        if column.kind != "category" and n_unique > max(MAX_FREE_CATEGORIES, len(values) / 2):
+            raise ValueError(
+                f"{column.label.capitalize()} has {n_unique} distinct values in "
+                f"{len(values)} rows: it reads as free text or an identifier, not a "
+                f"category. Drop it, or pass likelihood={{{column.name!r}: "
+                f"'categorical'}} to model it as categories anyway."
+            )
+        return "categorical"
+    values = _as_float(values, column)
+    unique = np.unique(values)
+    if len(unique) == 2 and unique[0] == 0.0 and unique[1] == 1.0:
+        return "bernoulli"
+    if column.kind == "int" and unique[0] >= 0 and len(unique) > 2:
+        # Counts spread at least as much as a Poisson's; tighter integers
+        # (years, grades) are better served by a Gaussian, rounded on the way out.
+        if values.var() >= values.mean():
+            return "negbinomial"
+        return "gaussian"
+    if column.kind == "float" and unique[0] > 0:
+        skew = _skewness(values)
+        if skew > 1.0 and abs(_skewness(np.log(values))) < skew / 2:
+            return "lognormal"
+    return "gaussian"
+
+
+def _scaling(scaling: str, values: np.ndarray) -> str:
+    if scaling != "auto":
+        return scaling
+    spans = values.max(axis=0) - values.min(axis=0)
+    spans = spans[spans > 0]
+    if len(spans) == 0:
+        return "feature"
+    return "global" if np.median(spans) >= GLOBAL_RANGE_SHARE * spans.max() else "feature"
+
+
+def _restore(values: np.ndarray, column: Column):
+    """One output column in the training dtype: integers rounded, columns that
+    were non-negative in fit kept non-negative, categories as categories."""
+    import pandas as pd
+
+    if column.kind == "bool":
+        return pd.array(values.astype(np.float64) > 0.5, dtype=column.dtype)
+    if column.kind in ("category", "object", "string"):
+        return pd.array(values, dtype=column.dtype)
+    values = values.astype(np.float64)
+    if column.minimum >= 0:
+        values = np.maximum(values, 0.0)
+    if column.kind == "int":
+        values = np.round(values)
+        if column.likelihood == "gaussian":
+            values = np.clip(values, column.minimum, column.maximum)
+    return (
+        pd.array(values, dtype=column.dtype)
+        if column.kind == "int"
+        else values.astype(column.dtype)
+    )

@@ -1,0 +1,141 @@
+"""Each likelihood class against torch.distributions or scipy.stats, and its
+host-side round trip."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as st
+from torch import distributions as D
+
+from skvae._likelihoods import LIKELIHOODS
+from skvae._likelihoods.gaussian import MIN_VARIANCE
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def build(name, values, **options):
+    cls = LIKELIHOODS[name]
+    dtype = object if name == "categorical" else float
+    stats = cls.fit_stats(np.asarray(values, dtype=dtype), **options)
+    return cls, stats, cls(stats).double().requires_grad_(False)
+
+
+def test_gaussian_matches_normal(gen):
+    cls, stats, lik = build("gaussian", np.random.RandomState(0).normal(5, 3, (50, 3)))
+    with torch.no_grad():
+        lik.raw_variance.copy_(torch.randn(3, generator=gen))
+    u = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    raw = torch.randn(8, 3, generator=gen, dtype=torch.float64)
+    var = torch.nn.functional.softplus(lik.raw_variance) + MIN_VARIANCE
+    expected = D.Normal(raw, var.sqrt()).log_prob(u)
+    torch.testing.assert_close(lik.log_prob(u, raw), expected)
+    torch.testing.assert_close(lik.point(raw), raw)
+
+
+def test_gaussian_log_density_in_data_units():
+    values = np.random.RandomState(0).normal(5, 3, (50, 2))
+    cls, stats, lik = build("gaussian", values, scaling="feature")
+    raw = torch.zeros(50, 2, dtype=torch.float64)
+    u = torch.from_numpy(cls.to_model(values, stats))
+    got = lik.log_prob(u, raw).sum(-1).numpy() + cls.log_jacobian(values, stats)
+    sd = np.sqrt(torch.exp(lik.log_var()).numpy()) * np.asarray(stats["scale"])
+    expected = st.norm(np.asarray(stats["mean"]), sd).logpdf(values).sum(-1)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_lognormal_is_a_density_of_x_itself():
+    values = np.random.RandomState(0).lognormal(2.0, 0.7, (60, 2))
+    cls, stats, lik = build("lognormal", values)
+    raw = torch.full((60, 2), 0.3, dtype=torch.float64)
+    u = torch.from_numpy(cls.to_model(values, stats))
+    got = lik.log_prob(u, raw).sum(-1).numpy() + cls.log_jacobian(values, stats)
+    m, s = np.asarray(stats["mean"]), np.asarray(stats["scale"])
+    sigma = np.sqrt(torch.exp(lik.log_var()).numpy()) * s
+    expected = st.lognorm(s=sigma, scale=np.exp(m + 0.3 * s)).logpdf(values).sum(-1)
+    np.testing.assert_allclose(got, expected)
+    # The point estimate is the mean of the log-normal, in data units.
+    point = cls.from_model(lik.point(raw).numpy(), stats)
+    np.testing.assert_allclose(point[0], np.exp(m + 0.3 * s + sigma**2 / 2))
+
+
+def test_bernoulli_matches_torch(gen):
+    cls, stats, lik = build("bernoulli", np.eye(2)[[0, 1, 1]])
+    logits = 3 * torch.randn(5, 2, generator=gen, dtype=torch.float64)
+    x = (torch.rand(5, 2, generator=gen) < 0.5).double()
+    torch.testing.assert_close(lik.log_prob(x, logits), D.Bernoulli(logits=logits).log_prob(x))
+
+
+def test_categorical_matches_torch(gen):
+    values = np.array([["a", "x"], ["b", "y"], ["c", "x"], ["a", "x"]], dtype=object)
+    cls, stats, lik = build("categorical", values)
+    assert stats["categories"] == [["a", "b", "c"], ["x", "y"]]
+    raw = torch.randn(4, 5, generator=gen, dtype=torch.float64)
+    u = torch.from_numpy(cls.to_model(values, stats))
+    prior = torch.log(torch.tensor([0.5, 0.25, 0.25, 0.75, 0.25], dtype=torch.float64))
+    logits = raw + prior
+    expected = torch.stack(
+        [
+            D.Categorical(logits=logits[:, :3]).log_prob(u[:, 0].long()),
+            D.Categorical(logits=logits[:, 3:]).log_prob(u[:, 1].long()),
+        ],
+        dim=-1,
+    )
+    torch.testing.assert_close(lik.log_prob(u, raw), expected)
+    # Round trip, one-hot encoder input, and unseen categories as all zeros.
+    np.testing.assert_array_equal(cls.from_model(u.numpy(), stats), values)
+    unseen = torch.from_numpy(cls.to_model(np.array([["z", "y"]], dtype=object), stats))
+    assert unseen[0, 0] == -1
+    assert lik.encoder_input(unseen).tolist() == [[0, 0, 0, 0, 1]]
+
+
+def test_poisson_matches_torch(gen):
+    counts = np.random.RandomState(0).poisson(3.0, (40, 2))
+    cls, stats, lik = build("poisson", counts)
+    raw = 0.5 * torch.randn(40, 2, generator=gen, dtype=torch.float64)
+    u = torch.from_numpy(counts.astype(float))
+    rate = torch.exp(raw + torch.tensor(stats["log_mean"], dtype=torch.float64))
+    torch.testing.assert_close(lik.log_prob(u, raw), D.Poisson(rate).log_prob(u))
+    torch.testing.assert_close(lik.point(raw), rate)
+
+
+def test_negative_binomial_matches_torch(gen):
+    counts = np.random.RandomState(0).negative_binomial(2, 0.3, (40, 2))
+    cls, stats, lik = build("negbinomial", counts)
+    with torch.no_grad():
+        lik.log_theta.copy_(torch.tensor([0.7, -1.2]))
+    raw = 0.5 * torch.randn(40, 2, generator=gen, dtype=torch.float64)
+    u = torch.from_numpy(counts.astype(float))
+    mu = torch.exp(raw + torch.tensor(stats["log_mean"], dtype=torch.float64))
+    theta = torch.exp(lik.log_theta)
+    # torch's NegativeBinomial counts successes with probability sigmoid(logits):
+    # mean = total_count * exp(logits), so logits = log(mu / theta).
+    expected = D.NegativeBinomial(total_count=theta, logits=torch.log(mu / theta)).log_prob(u)
+    torch.testing.assert_close(lik.log_prob(u, raw), expected)
+
+
+@pytest.mark.parametrize("name", ["poisson", "negbinomial"])
+def test_count_draws_are_integers_with_the_model_mean(name):
+    counts = np.random.RandomState(0).poisson(4.0, (30, 1))
+    cls, stats, lik = build(name, counts)
+    raw = torch.zeros(20000, 1, dtype=torch.float64)
+    draws = lik.draw(raw, np.random.default_rng(0))
+    assert np.all(draws >= 0) and np.all(draws == np.round(draws))
+    assert draws.mean() == pytest.approx(lik.point(raw)[0, 0].item(), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    "name, values, word",
+    [
+        ("bernoulli", [[0.0], [2.0]], r"needs values in \[0, 1\]"),
+        ("poisson", [[1.0], [-1.0]], "not non-negative integers"),
+        ("negbinomial", [[1.5], [2.0]], "not non-negative integers"),
+        ("lognormal", [[1.0], [0.0]], "values <= 0"),
+    ],
+)
+def test_support_is_checked_and_the_column_named(name, values, word):
+    with pytest.raises(ValueError, match=word + ".*|.*" + word) as info:
+        LIKELIHOODS[name].check(np.asarray(values), ["column 'kids'"])
+    assert "'kids'" in str(info.value)
