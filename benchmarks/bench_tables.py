@@ -28,7 +28,7 @@ Contenders, for each table and each k below the number of feature columns:
   noise_variance_), decoded like the reconstruction. Deliberately naive: no
   rounding or clipping, so its invalid share is what such a sampler gives.
 
-Metrics (test rows; samples: as many as test rows, random_state=0):
+Metrics (test rows; samples: as many as test rows, at least 2,000, random_state=0):
 
 - R²: per numeric column of the reconstruction inverse_transform(transform(X));
   mean and worst column. cat. acc.: mean over categorical columns of the share
@@ -223,7 +223,9 @@ def measure_reconstruction(model, t):
 
 
 def measure_samples(model, t):
-    samples = model.sample(len(t.X_test), random_state=0)
+    # At least 2,000 rows, so that the sampler's own noise does not decide the
+    # fidelity figures on small tables.
+    samples = model.sample(max(len(t.X_test), 2000), random_state=0)
     numeric = pd.DataFrame(
         {c: np.asarray(samples[c], dtype=np.float64) for c in t.numeric},
         index=range(len(samples)),

@@ -93,36 +93,52 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         An empty tuple gives a linear VAE, which with the Gaussian likelihood
         fits probabilistic PCA.
 
-    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
-        Decoder distribution p(x|z).
+    likelihood : str or dict, default="auto"
+        Distribution p(x|z) of each column, one class per distribution in
+        ``skvae/_likelihoods/``. A name applies to every column; a dict maps
+        columns (names for DataFrames, or positions) to names, the others
+        taking "auto". The names:
 
-        - "gaussian": X is centered and scaled inside the estimator (see
-          ``scaling``; constant features included) and the decoder learns one
-          variance per feature, floored at 1% of the average feature variance
-          so that constant or discrete features cannot drive the likelihood
-          to infinity. The encoder sees the scaled features softly bounded to
-          (-3, 3), so that rare extreme values do not dominate the codes.
-          Works on raw data.
-        - "bernoulli": for data in [0, 1], such as pixel intensities or binary
-          features; X is used as is and values outside [0, 1] raise.
+        - "gaussian": real values, centered and scaled inside (see
+          ``scaling``), one learned variance per column, floored at 1% of the
+          column's variance (of the shared variance with
+          ``scaling="global"``), so that constant or discrete columns cannot
+          drive the likelihood to infinity. The encoder sees the scaled
+          values softly bounded to (-3, 3).
+        - "lognormal": positive, right-skewed amounts: a Gaussian on the
+          standardized log; scores are densities of x itself.
+        - "bernoulli": flags and values in [0, 1] (pixel intensities);
+          values outside raise.
+        - "categorical": strings and categories, one-hot inside, a softmax
+          over the categories seen in fit. An unseen category is encoded as
+          all zeros by ``transform`` (as ``OneHotEncoder(handle_unknown=
+          "ignore")``) and refused by ``score_samples``.
+        - "poisson", "negbinomial": non-negative integer counts; the negative
+          binomial learns one dispersion per column.
+        - "auto": per column, from its dtype and values: bool and integer
+          columns holding only 0 and 1 -> "bernoulli"; category, object and
+          string columns -> "categorical"; non-negative integer columns whose
+          variance is at least their mean -> "negbinomial" (tighter integers
+          such as years -> "gaussian"); positive float columns that are
+          right-skewed (skewness above 1, halved by a log) -> "lognormal";
+          other numbers -> "gaussian". A numpy array is all floats, so its
+          columns get "gaussian" or "lognormal". The choice is in
+          ``likelihoods_``.
 
-    scaling : {"global", "feature"}, default="global"
-        How the Gaussian likelihood scales X (ignored for "bernoulli"). Both
-        center each feature.
+    scaling : {"auto", "global", "feature"}, default="auto"
+        How the Gaussian columns are scaled. All are centered.
 
-        - "global": divide every feature by one scale, the root of the mean
-          feature variance. Features keep their relative variances, as in
-          PCA, so low-variance features (the almost always blank pixels at an
-          image's border) weigh little in the codes. Best when features share
-          a unit: pixels, spectra, embeddings, counts.
-        - "feature": divide each feature by its own standard deviation, as
-          StandardScaler does, so every feature weighs alike. Use it for
-          features in unrelated units (dollars beside years); with "global"
-          a feature whose variance is far below the others' is mostly ignored,
-          as PCA would ignore it.
-
-        On load_digits "global" gives better codes for classification than
-        "feature" (see the README's benchmarks).
+        - "global": divide every Gaussian column by one scale, the root of
+          the mean column variance. Columns keep their relative variances,
+          as in PCA, so low-variance columns (the almost always blank pixels
+          at an image's border) weigh little in the codes. Best when columns
+          share a unit: pixels, spectra, embeddings.
+        - "feature": divide each column by its own standard deviation, as
+          StandardScaler does, so every column weighs alike: right for
+          columns in unrelated units (dollars beside years).
+        - "auto": "global" when most Gaussian columns span the same range as
+          the widest (the median range is at least half the largest: images),
+          else "feature".
 
     beta : float, default=1.0
         Weight of the KL term: loss = -E_q[log p(x|z)] + beta * KL(q || p).
@@ -140,8 +156,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         the optimizer gains nothing by collapsing it. ``0`` disables it and
         trains on the plain (beta-weighted) negative ELBO.
 
-    batch_size : int, default=128
+    batch_size : int or "auto", default="auto"
         Rows per optimizer step; clipped to the number of training rows.
+        "auto" takes 128, or on fewer than 1,280 training rows a tenth of
+        them (at least 16), so that small tables get about ten optimizer
+        steps per epoch.
 
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
@@ -190,15 +209,25 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     module_ : torch.nn.Module
         The fitted VAE (a ``skvae._model.VAE``), in eval mode.
 
+    likelihoods_ : dict
+        The likelihood of each column, by column name (DataFrames) or
+        position (arrays).
+
+    table_ : object
+        The fitted column schema: each column's kind, dtype, range and
+        likelihood, and what each likelihood learned from the training
+        values. ``inverse_transform`` and ``sample`` rebuild the training
+        table's columns and dtypes from it.
+
     mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean subtracted before the model sees X (zeros for the
-        Bernoulli likelihood).
+        The mean subtracted from each Gaussian column before the model sees
+        it (0 for other columns).
 
     scale_ : ndarray of shape (n_features_in_,)
-        What each feature is divided by after centering: one shared value
-        with ``scaling="global"``, each feature's standard deviation with
-        ``scaling="feature"`` (1 for constant features), ones for the
-        Bernoulli likelihood.
+        What each Gaussian column is divided by after centering: one shared
+        value with ``scaling="global"``, each column's standard deviation
+        with ``scaling="feature"`` (1 for constant columns); 1 for other
+        columns.
 
     loss_curve_ : list of float
         Training objective per epoch, in nats per row, in the units of X.
@@ -262,7 +291,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "free_bits": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -280,12 +309,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         n_components=10,
         *,
         hidden_layer_sizes=(256, 128),
-        likelihood="gaussian",
-        scaling="global",
+        likelihood="auto",
+        scaling="auto",
         beta=1.0,
         kl_warmup=0,
         free_bits=0.5,
-        batch_size=128,
+        batch_size="auto",
         learning_rate_init=1e-3,
         max_iter="auto",
         tol=1e-4,
@@ -393,7 +422,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             torch.as_tensor(train_index, device=device),
             None if val_index is None else torch.as_tensor(val_index, device=device),
             TrainingConfig(
-                batch_size=self.batch_size,
+                batch_size=self._batch_size(len(train_index)),
                 learning_rate=self.learning_rate_init,
                 max_iter=max_iter,
                 tol=self.tol,
@@ -438,10 +467,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._inference_module = self._make_inference_module()
         return self
 
+    def _batch_size(self, n_train: int) -> int:
+        if self.batch_size != "auto":
+            return min(self.batch_size, n_train)
+        # 128 rows, or fewer on small tables so that an epoch is ~10 steps
+        return min(n_train, 128, max(16, math.ceil(n_train / 10)))
+
     def _max_epochs(self, n_train: int) -> int:
         if self.max_iter != "auto":
             return self.max_iter
-        steps_per_epoch = math.ceil(n_train / min(self.batch_size, n_train))
+        steps_per_epoch = math.ceil(n_train / self._batch_size(n_train))
         return min(200, math.ceil(15_000 / steps_per_epoch))
 
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -592,9 +627,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
-            E[x|z], of Z's dtype: for the Gaussian likelihood the decoder mean,
-            for the Bernoulli likelihood the probabilities sigmoid(logits).
+        X_original : DataFrame or ndarray of shape (n_samples, n_features_in_)
+            The point estimate of each column given z: E[x|z] for numeric
+            columns (the decoder mean; E[x] = exp(m + s^2/2) for log-normal
+            columns; probabilities for Bernoulli columns of an array), the
+            most probable category for categorical columns. Fitted on a
+            DataFrame, a DataFrame with the training columns and dtypes:
+            integer columns rounded, columns non-negative in fit kept
+            non-negative, flags as booleans or 0/1, categories as seen in
+            fit. Fitted on an array, an array of Z's dtype.
         """
         check_is_fitted(self)
         Z = check_array(Z, dtype=[np.float64, np.float32], input_name="Z")
@@ -611,9 +652,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         Uses the importance-weighted bound of Burda et al. (2016) with
         ``n_importance_samples`` draws from q(z|x); 1 gives the ELBO, and the
-        bound tightens towards log p(x) as the number grows. For the Gaussian
-        likelihood the standardization is accounted for, so the figures are
-        log-densities of X itself, comparable with ``PCA.score_samples`` and
+        bound tightens towards log p(x) as the number grows. log p(x|z) is
+        the sum of the columns' terms: densities for continuous columns in
+        their own units (the scaling and, for log-normal columns, the log are
+        accounted for through their Jacobians), probabilities for discrete
+        ones (flags, counts, categories). For an all-Gaussian array the
+        figures are log-densities comparable with ``PCA.score_samples`` and
         ``FactorAnalysis.score_samples``. The draws use a fixed seed and are
         shared by all rows, so scores are deterministic and a row's score does
         not depend on the other rows.

@@ -318,7 +318,9 @@ def _auto_likelihood(values: np.ndarray, column: Column) -> str:
         return "categorical"
     values = _as_float(values, column)
     unique = np.unique(values)
-    if len(unique) == 2 and unique[0] == 0.0 and unique[1] == 1.0:
+    if column.kind == "int" and len(unique) == 2 and unique[0] == 0 and unique[1] == 1:
+        # Only integer flags: a float column that held just 0 and 1 in fit
+        # (a rarely lit pixel) may hold other values later.
         return "bernoulli"
     if column.kind == "int" and unique[0] >= 0 and len(unique) > 2:
         # Counts spread at least as much as a Poisson's; tighter integers
@@ -351,7 +353,7 @@ def _restore(values: np.ndarray, column: Column):
     if column.kind == "bool":
         return pd.array(values.astype(np.float64) > 0.5, dtype=column.dtype)
     if column.kind in ("category", "object", "string"):
-        return pd.array(values, dtype=column.dtype)
+        return pd.Series(np.asarray(values, dtype=object), dtype=column.dtype)
     values = values.astype(np.float64)
     if column.minimum >= 0:
         values = np.maximum(values, 0.0)

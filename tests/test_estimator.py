@@ -329,7 +329,7 @@ def test_bernoulli_refuses_data_outside_unit_interval(digits, digits_unit):
             "'n_components' parameter of VAETransformer must be an int in the range \\[1, inf\\)",
         ),
         (
-            {"likelihood": "poisson"},
+            {"likelihood": "zipf"},
             "'likelihood' parameter of VAETransformer must be a str among",
         ),
         ({"beta": -1.0}, "'beta' parameter"),

@@ -65,7 +65,7 @@ def test_fit_and_every_method_raise_clearly_or_return_finite(X, params):
         message = str(exc)
         assert any(
             words in message
-            for words in ("needs X in [0, 1]", "early_stopping", "diverged", "too large")
+            for words in ("needs values in [0, 1]", "early_stopping", "diverged", "too large")
         ), message
         return
     Z = vae.transform(X)
