@@ -117,11 +117,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
           binomial learns one dispersion per column.
         - "auto": per column, from its dtype and values: bool and integer
           columns holding only 0 and 1 -> "bernoulli"; category, object and
-          string columns -> "categorical"; non-negative integer columns whose
-          variance is at least their mean -> "negbinomial" (tighter integers
-          such as years -> "gaussian"); positive float columns that are
-          right-skewed (skewness above 1, halved by a log) -> "lognormal";
-          other numbers -> "gaussian". A numpy array is all floats, so its
+          string columns -> "categorical"; integer columns starting at 0 or
+          1 whose variance is at least their mean (counts) ->
+          "negbinomial"; positive columns that are right-skewed (skewness
+          above 1, halved by a log: prices, incomes) -> "lognormal"; other
+          numbers (ages, years, measurements) -> "gaussian". A numpy array is all floats, so its
           columns get "gaussian" or "lognormal". The choice is in
           ``likelihoods_``.
 

@@ -322,13 +322,14 @@ def _auto_likelihood(values: np.ndarray, column: Column) -> str:
         # Only integer flags: a float column that held just 0 and 1 in fit
         # (a rarely lit pixel) may hold other values later.
         return "bernoulli"
-    if column.kind == "int" and unique[0] >= 0 and len(unique) > 2:
-        # Counts spread at least as much as a Poisson's; tighter integers
-        # (years, grades) are better served by a Gaussian, rounded on the way out.
+    if column.kind == "int" and 0 <= unique[0] <= 1 and len(unique) > 2:
+        # Counts start at 0 or 1 and spread at least as much as a Poisson's;
+        # tighter integers (grades) are better served by a Gaussian, rounded
+        # on the way out.
         if values.var() >= values.mean():
             return "negbinomial"
         return "gaussian"
-    if column.kind == "float" and unique[0] > 0:
+    if unique[0] > 0:
         skew = _skewness(values)
         if skew > 1.0 and abs(_skewness(np.log(values))) < skew / 2:
             return "lognormal"
