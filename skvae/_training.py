@@ -1,11 +1,16 @@
-"""The fit loop: batches, optimizer, KL schedule, early stopping, progress.
+"""The fit loop: batches, optimizer, precision, KL schedule, early stopping,
+progress, and the posterior statistics of the fitted model.
 
-Pure torch, no scikit-learn. The data arrive as one float32 tensor on the
-training device; each epoch shuffles an index and slices batches from it, and
-the loop syncs with the host once per epoch (more often only to draw a
-progress bar).
+Pure torch, no scikit-learn. The data arrive as one tensor on the training
+device; each epoch shuffles an index, draws the epoch's reparameterization
+noise in one call, and slices batches from both. Inside an epoch the loop
+issues only the work of a training step (gather, forward, backward, one fused
+optimizer kernel) and syncs with the host once, at the epoch's end (and, on
+a terminal with ``verbose=1``, at most five times a second to redraw the bar).
 """
 
+import contextlib
+import functools
 import math
 import sys
 import time
@@ -13,11 +18,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._likelihoods import training_loss
-from ._model import VAE
+from ._latent import training_loss
 
 # Rows per forward pass when evaluating without gradients (validation, transform).
 EVAL_BATCH_SIZE = 4096
+
+# The epoch's noise is drawn in one call of at most this many numbers (4 MB
+# in float32), in whole batches: one call per epoch on MNIST-sized data,
+# without a copy the size of the data set on large ones.
+_NOISE_BLOCK = 2**20
+
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class NonFiniteLossError(ValueError):
@@ -40,6 +51,11 @@ class TrainingConfig:
     # Added to every reported figure so that they are in the units of X (for a
     # standardized Gaussian model: minus the sum of log scales).
     nats_offset: float = 0.0
+    # Arithmetic of the forward pass's matrix products: "auto" (bfloat16
+    # autocast where the hardware computes it natively, else float32),
+    # "float32" or "bfloat16". Likelihood, KL, loss, gradients of the weights
+    # and optimizer state are float32 on every path. See resolve_precision.
+    precision: str = "auto"
 
 
 @dataclass
@@ -49,11 +65,111 @@ class TrainingResult:
     loss_curve: list[float] = field(default_factory=list)
     validation_scores: list[float] = field(default_factory=list)
     best_epoch: int = 0  # epochs completed when the kept weights were taken
-    # Mean KL per latent dimension over the training rows, in the kept epoch.
+    # Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j over the training
+    # rows, of the kept weights, in closed form: the true KL, without the free
+    # bits floor or the KL weight of the training objective.
     kl_per_component: list[float] = field(default_factory=list)
+    # Variance over the training rows of the posterior mean mu_j(x), per latent
+    # dimension, of the kept weights: the active-units statistic of Burda et
+    # al. (2016), a dimension counting as active when it exceeds 0.01.
+    mu_variance: list[float] = field(default_factory=list)
     n_iter: int = 0
     stopped_early: bool = False
     interrupted: bool = False
+    # The precision the fit ran in: "float32" or "bfloat16" ("auto" resolved).
+    precision: str = "float32"
+
+
+# --------------------------------------------------------------- precision
+
+
+@functools.cache
+def cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware, and torch
+    routes bfloat16 matrix products to those instructions (oneDNN).
+
+    Read from the CPU feature flags torch reports (x86: AVX512-BF16 or AMX-BF16;
+    ARM: the BF16 extension), never from the CPU's name, and never timed, so
+    that the answer, and with it a seeded fit, is the same on every run on a
+    given machine. Without these instructions torch emulates bfloat16 and a
+    fit would run several times slower than in float32.
+    """
+    get_capabilities = getattr(torch.cpu, "get_capabilities", None)  # torch >= 2.10
+    if get_capabilities is not None:
+        caps = get_capabilities()
+        native = any(caps.get(flag) for flag in ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16"))
+    else:
+        native = any(
+            getattr(torch.cpu, probe, lambda: False)()
+            for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        )
+    if not native:
+        return False
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _cuda_has_native_bfloat16(device: torch.device) -> bool:
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported()
+    # Ampere (8.0) and later multiply bfloat16 in tensor cores. Older GPUs have
+    # neither bfloat16 nor TF32 tensor cores: float32 is their fast path.
+    return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The precision a fit on ``device`` runs in: "float32" or "bfloat16".
+
+    "auto" takes bfloat16 on CUDA GPUs with bfloat16 tensor cores and on CPUs
+    with native bfloat16 instructions (see cpu_has_native_bfloat16), else
+    float32. "bfloat16" is honoured wherever torch can autocast to it, even
+    where it is emulated and slow.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
+    device = torch.device(device)
+    if precision == "bfloat16":
+        is_available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.3
+        if is_available is not None and not is_available(device.type):
+            raise ValueError(
+                f"precision='bfloat16' needs torch's autocast, which this torch "
+                f"({torch.__version__}) does not offer on {device.type}. Use "
+                f"precision='float32' or 'auto'."
+            )
+        return "bfloat16"
+    if precision == "float32":
+        return "float32"
+    if device.type == "cpu":
+        return "bfloat16" if cpu_has_native_bfloat16() else "float32"
+    if device.type == "cuda":
+        return "bfloat16" if _cuda_has_native_bfloat16(device) else "float32"
+    return "float32"
+
+
+def _autocast(precision: str, device: torch.device):
+    """The context a training forward pass runs in."""
+    if precision == "bfloat16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def make_optimizer(params, learning_rate: float) -> torch.optim.Adam:
+    """Adam with its fused kernel (one kernel for all tensors) where torch has
+    it for these parameters' device and dtype; else its multi-tensor (foreach)
+    implementation; else the plain one."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=learning_rate, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        pass
+    if all(p.device.type in ("cpu", "cuda") for p in params):
+        return torch.optim.Adam(params, lr=learning_rate, foreach=True)
+    return torch.optim.Adam(params, lr=learning_rate)
+
+
+# ------------------------------------------------------------- the loop
 
 
 def _snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -75,66 +191,136 @@ def _diverged(epoch: int, value: float, config: TrainingConfig) -> NonFiniteLoss
 
 
 @torch.inference_mode()
-def evaluate_elbo(model: VAE, X: torch.Tensor, index: torch.Tensor, eps: torch.Tensor) -> float:
-    """Mean one-sample ELBO of the rows ``X[index]`` with fixed noise ``eps``."""
+def evaluate_elbo(
+    model: torch.nn.Module, X: torch.Tensor, index: torch.Tensor, eps: torch.Tensor
+) -> float:
+    """Mean one-sample ELBO of the rows ``X[index]`` with fixed noise ``eps``,
+    in float32 whatever the training precision."""
     model.eval()
     total = torch.zeros((), device=X.device, dtype=torch.float64)
     for start in range(0, len(index), EVAL_BATCH_SIZE):
         stop = start + EVAL_BATCH_SIZE
-        log_lik, kl = model(X[index[start:stop]], eps[start:stop])
+        log_lik, kl = model(X.index_select(0, index[start:stop]), eps[start:stop])
         total += (log_lik - kl.sum(1)).sum(dtype=torch.float64)
     return total.item() / len(index)
 
 
-class _Progress:
-    """verbose=1: one bar on stderr, redrawn at most every 0.2 s.
-    verbose=2: one line per epoch on stdout."""
+@torch.inference_mode()
+def posterior_statistics(
+    model: torch.nn.Module, X: torch.Tensor, index: torch.Tensor
+) -> tuple[list[float], list[float]]:
+    """Per latent dimension, over the rows ``X[index]``: the variance of the
+    posterior mean mu(x) (the active-units statistic) and the mean KL of
+    q(z|x) from the prior, in closed form.
 
-    def __init__(self, verbose: int, max_iter: int, n_batches: int):
+    One encoder pass in eval mode and float32, accumulated in float64 around
+    a shift (the first batch's mean), so that a dimension whose mean is far
+    from 0 still gets an accurate variance.
+    """
+    model.eval()
+    n_components = model.config.n_components
+    n = len(index)
+    if n == 0:
+        return [math.nan] * n_components, [math.nan] * n_components
+    acc = torch.zeros(3, n_components, device=X.device, dtype=torch.float64)
+    shift = None
+    for start in range(0, n, EVAL_BATCH_SIZE):
+        mu, log_var = model.encode(X.index_select(0, index[start : start + EVAL_BATCH_SIZE]))
+        mu, log_var = mu.double(), log_var.double()
+        if shift is None:
+            shift = mu.mean(0)
+        centered = mu - shift
+        acc[0] += centered.sum(0)
+        acc[1] += centered.square().sum(0)
+        acc[2] += (mu.square() + log_var.exp() - 1.0 - log_var).sum(0)
+    mean = acc[0] / n
+    variance = (acc[1] / n - mean.square()).clamp_(min=0.0)
+    kl = 0.5 * acc[2] / n
+    return variance.tolist(), kl.tolist()
+
+
+class _Progress:
+    """verbose=1: on a terminal, one bar on stderr redrawn at most every 0.2 s;
+    elsewhere (a pipe, a log file, a notebook's captured stream) one line per
+    epoch on stderr. verbose>=2: one line per epoch on stdout with the
+    validation score. Every figure is in nats per row in X's units: the
+    running mid-epoch loss carries the same offset as the epoch's."""
+
+    REDRAW_SECONDS = 0.2  # at most five redraws (and host syncs) a second
+
+    def __init__(self, verbose: int, max_iter: int, n_batches: int, nats_offset: float = 0.0):
         self.verbose = verbose
         self.max_iter = max_iter
         self.n_batches = n_batches
+        self.nats_offset = nats_offset
         self.started = time.perf_counter()
         self.last_draw = 0.0
+        stream = sys.stderr
+        self.bar = verbose == 1 and stream is not None and _isatty(stream)
+        self.drawn = False
 
-    def batch(self, epoch: int, batch: int, running_loss: torch.Tensor, n_seen: int) -> None:
-        if self.verbose != 1:
+    def batch(self, epoch: int, losses: list[torch.Tensor], batch_rows: torch.Tensor) -> None:
+        """Mid-epoch: redraw the bar with the running mean of the epoch's batch
+        losses so far (model units), ``batch_rows`` rows per batch."""
+        if not self.bar:
             return
         now = time.perf_counter()
-        if now - self.last_draw < 0.2:
+        if now - self.last_draw < self.REDRAW_SECONDS:
             return
         self.last_draw = now
-        # The only host sync inside an epoch, at most five times a second.
-        self._draw(epoch + (batch + 1) / self.n_batches, running_loss.item() / n_seen, now)
+        # A host sync, only on a terminal and at most five times a second.
+        seen = batch_rows[: len(losses)]
+        loss = (torch.stack(losses).double() @ seen / seen.sum()).item() - self.nats_offset
+        self._draw(epoch + len(losses) / self.n_batches, loss, now)
 
     def epoch(self, epoch: int, loss: float, score: float | None, seconds: float) -> None:
+        """``loss`` and ``score`` already in X's units."""
         if self.verbose >= 2:
             val = "" if score is None else f", validation score = {score:.4f}"
             print(
                 f"Epoch {epoch}/{self.max_iter}: loss = {loss:.4f}{val}, {seconds:.2f} s",
                 flush=True,
             )
-        elif self.verbose == 1:
+        elif self.bar:
             self._draw(epoch, loss, time.perf_counter())
+        elif self.verbose == 1:
+            val = "" if score is None else f"  validation score {score:.4f}"
+            _write(
+                f"fit epoch {epoch}/{self.max_iter}  loss {loss:.4f}{val}  "
+                f"{time.perf_counter() - self.started:.0f}s\n"
+            )
 
     def _draw(self, done: float, loss: float, now: float) -> None:
         width = 30
         filled = int(width * done / self.max_iter)
         elapsed = now - self.started
-        sys.stderr.write(
+        self.drawn = True
+        _write(
             f"\rfit [{'#' * filled}{'.' * (width - filled)}] epoch {done:.1f}/"
             f"{self.max_iter}  loss {loss:.4f}  {elapsed:.0f}s"
         )
-        sys.stderr.flush()
 
     def close(self) -> None:
-        if self.verbose == 1:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.drawn:
+            _write("\n")
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # closed or a bare object
+        return False
+
+
+def _write(text: str) -> None:
+    stream = sys.stderr
+    if stream is not None:
+        stream.write(text)
+        stream.flush()
 
 
 def train(
-    model: VAE,
+    model: torch.nn.Module,
     X: torch.Tensor,
     train_index: torch.Tensor,
     val_index: torch.Tensor | None,
@@ -148,23 +334,33 @@ def train(
     restored; without it, once the training loss has not improved by ``tol``
     for as long. A KeyboardInterrupt ends the fit with the best weights so far
     and ``interrupted=True``. A non-finite loss raises NonFiniteLossError.
+    After the fit, one encoder pass over the training rows gives the kept
+    weights' true KL and posterior-mean variance per latent dimension.
+
+    The same ``seed``, data, config and machine give bitwise identical weights
+    on each precision path.
     """
     device = X.device
+    precision = resolve_precision(config.precision, device)
     shuffle_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = make_optimizer(model.parameters(), config.learning_rate)
     n_train = len(train_index)
     batch_size = min(config.batch_size, n_train)
     n_batches = math.ceil(n_train / batch_size)
     n_components = model.config.n_components
+    # Rows of noise per draw: whole batches, at most _NOISE_BLOCK numbers.
+    noise_rows = batch_size * max(1, _NOISE_BLOCK // (batch_size * n_components))
+    # Rows per batch, to weigh the batch losses into the epoch's mean.
+    batch_rows = torch.full((n_batches,), float(batch_size), dtype=torch.float64, device=device)
+    batch_rows[-1] = n_train - (n_batches - 1) * batch_size
     warmup_steps = config.kl_warmup * n_batches
     val_eps = None
     if val_index is not None:
         val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
-    result = TrainingResult(kl_per_component=[math.nan] * n_components)
-    kept_kl = None  # mean KL per component in the kept epoch, left on the device
-    progress = _Progress(config.verbose, config.max_iter, n_batches)
+    result = TrainingResult(precision=precision)
+    progress = _Progress(config.verbose, config.max_iter, n_batches, config.nats_offset)
     # Weights to fall back on: the best validation epoch with early stopping,
     # else the last completed epoch (kept for interrupts only).
     kept_state = _snapshot(model)
@@ -176,26 +372,31 @@ def train(
             started = time.perf_counter()
             model.train()
             order = train_index[torch.randperm(n_train, generator=shuffle_gen).to(device)]
-            total = torch.zeros((), device=device)
-            kl_total = torch.zeros(n_components, device=device)
-            for batch, start in enumerate(range(0, n_train, batch_size)):
-                xb = X[order[start : start + batch_size]]
+            losses = []  # batch losses, 0-d tensors left on the device
+            for batch in range(n_batches):
+                start = batch * batch_size
+                if start % noise_rows == 0:
+                    rows = min(noise_rows, n_train - start)
+                    noise = torch.randn((rows, n_components), generator=noise_gen, device=device)
+                offset = start % noise_rows
+                xb = X.index_select(0, order[start : start + batch_size])
+                eps = noise[offset : offset + batch_size]
                 step += 1
                 kl_weight = config.beta
                 if step <= warmup_steps:
                     kl_weight *= step / warmup_steps
-                eps = torch.randn((xb.shape[0], n_components), generator=noise_gen, device=device)
-                log_lik, kl = model(xb, eps)
+                with _autocast(precision, device):
+                    log_lik, kl = model(xb, eps)
                 loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                total += loss.detach() * xb.shape[0]
-                kl_total += kl.detach().sum(0)
-                if config.verbose == 1:
-                    progress.batch(epoch - 1, batch, total, min(start + batch_size, n_train))
+                losses.append(loss.detach())
+                if progress.bar:
+                    progress.batch(epoch - 1, losses, batch_rows)
 
-            epoch_loss = total.item() / n_train  # the one host sync of an epoch
+            # The one host sync of an epoch.
+            epoch_loss = (torch.stack(losses).double() @ batch_rows).item() / n_train
             if not math.isfinite(epoch_loss):
                 raise _diverged(epoch, epoch_loss, config)
             result.loss_curve.append(epoch_loss - config.nats_offset)
@@ -212,7 +413,6 @@ def train(
                 value = -result.loss_curve[-1]
                 kept_state = _snapshot(model)
                 result.best_epoch = epoch
-                kept_kl = kl_total / n_train
             progress.epoch(epoch, result.loss_curve[-1], score, time.perf_counter() - started)
 
             if val_index is None and epoch <= config.kl_warmup:
@@ -225,7 +425,6 @@ def train(
                 if val_index is not None:
                     kept_state = _snapshot(model)
                     result.best_epoch = epoch
-                    kept_kl = kl_total / n_train
             if no_improvement > config.n_iter_no_change:
                 result.stopped_early = True
                 break
@@ -239,7 +438,6 @@ def train(
         model.load_state_dict(kept_state)
     if not _weights_are_finite(model):
         raise _diverged(result.n_iter, math.nan, config)
-    if kept_kl is not None:
-        result.kl_per_component = kept_kl.tolist()
+    result.mu_variance, result.kl_per_component = posterior_statistics(model, X, train_index)
     model.eval()
     return result

@@ -1,16 +1,29 @@
 """The training engine: early stopping, KL controls, interrupts, divergence, output."""
 
 import _thread
+import math
+import re
 import signal
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
+from torch import nn
 
 from skvae import NonFiniteLossError, VAETransformer
-from skvae._training import _Progress
+from skvae._training import (
+    TrainingConfig,
+    _Progress,
+    cpu_has_native_bfloat16,
+    make_optimizer,
+    posterior_statistics,
+    resolve_precision,
+    train,
+)
 
 from .conftest import FAST
 
@@ -137,12 +150,36 @@ def test_verbose_2_prints_a_line_per_epoch(digits, capsys):
     assert "validation score = " in lines[0] and lines[0].endswith(" s")
 
 
-def test_verbose_1_draws_a_progress_bar(digits, capsys, monkeypatch):
-    monkeypatch.setattr("skvae._training._Progress.batch", lambda self, *a: None)
-    VAETransformer(verbose=1, **FAST).fit(digits[0])
+def test_verbose_1_on_a_pipe_prints_one_line_per_epoch(digits, capsys):
+    """Under capsys stderr is not a terminal, as in a log file or a pipe."""
+    vae = VAETransformer(verbose=1, **FAST).fit(digits[0])
     err = capsys.readouterr().err
-    assert err.count("\rfit [") == 5  # redrawn at each epoch's end
-    assert "epoch 5.0/5" in err and "loss" in err and err.endswith("\n")
+    assert "\r" not in err
+    lines = err.splitlines()
+    assert len(lines) == vae.n_iter_ == 5
+    for epoch, line in enumerate(lines, 1):
+        assert line.startswith(f"fit epoch {epoch}/5  loss ")
+        loss = float(re.search(r"loss (\S+)", line).group(1))
+        assert loss == pytest.approx(vae.loss_curve_[epoch - 1], abs=1e-4)
+
+
+def test_verbose_1_on_a_terminal_redraws_a_bar_in_one_unit(digits, capsys, monkeypatch):
+    """The running loss mid-epoch and the epoch's figure are both in X's units:
+    the last redraw of an epoch, after its last batch, shows the epoch's loss.
+    (With the Gaussian likelihood on digits X's units differ from the
+    model's by over 100 nats per row.)"""
+    monkeypatch.setattr("skvae._training._isatty", lambda stream: True)
+    monkeypatch.setattr(_Progress, "REDRAW_SECONDS", 0.0)  # redraw at every batch
+    vae = VAETransformer(verbose=1, **FAST).fit(digits[0])
+    err = capsys.readouterr().err
+    assert err.startswith("\rfit [") and err.endswith("\n") and err.count("\n") == 1
+    draws = [float(loss) for loss in re.findall(r"epoch \d+\.\d/5  loss (\S+)", err)]
+    n_batches = math.ceil((1797 - math.ceil(0.1 * 1797)) / 64)  # 10% held out
+    assert len(draws) == 5 * (n_batches + 1)  # each batch, then the epoch's end
+    for epoch in range(1, 6):
+        after_last_batch, at_end = draws[epoch * (n_batches + 1) - 2 : epoch * (n_batches + 1)]
+        assert after_last_batch == pytest.approx(at_end, abs=2e-4)
+        assert at_end == pytest.approx(vae.loss_curve_[epoch - 1], abs=1e-4)
 
 
 def test_verbose_0_is_silent(digits, capsys):
@@ -165,3 +202,115 @@ def test_loss_curve_is_in_the_units_of_score(digits):
     vae = VAETransformer(**{**FAST, "max_iter": 30})
     vae.fit(digits[0])
     assert abs(vae.loss_curve_[-1] + vae.validation_scores_[-1]) < 0.2 * abs(vae.loss_curve_[-1])
+
+
+# ---------------------------------------------------------------- the engine
+
+
+class _TinyVAE(nn.Module):
+    """The contract train() relies on, and nothing else: ``forward(x, eps)``
+    gives float32 log p(x|z) per row and KL per row and dimension, ``encode``
+    gives (mu, log sigma^2), ``config.n_components``. Bernoulli pixels."""
+
+    def __init__(self, n_features, n_components, seed=0):
+        super().__init__()
+        self.config = SimpleNamespace(n_components=n_components)
+        self.encoder = nn.Linear(n_features, 32)
+        self.mu_head = nn.Linear(32, n_components)
+        self.log_var_head = nn.Linear(32, n_components)
+        self.decoder = nn.Sequential(
+            nn.Linear(n_components, 32), nn.ReLU(), nn.Linear(32, n_features)
+        )
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for param in self.parameters():
+                param.copy_(0.3 * torch.randn(param.shape, generator=gen))
+
+    def encode(self, x):
+        h = torch.relu(self.encoder(x))
+        return self.mu_head(h).float(), self.log_var_head(h).float()
+
+    def forward(self, x, eps):
+        mu, log_var = self.encode(x)
+        logits = self.decoder(mu + torch.exp(0.5 * log_var) * eps).float()
+        log_lik = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
+        return log_lik, 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var)
+
+
+def _tiny_fit(X, precision, seed=0, **config):
+    model = _TinyVAE(X.shape[1], 4)
+    params = dict(batch_size=64, learning_rate=1e-2, max_iter=3, tol=0.0, n_iter_no_change=99)
+    result = train(
+        model,
+        X,
+        torch.arange(1500),
+        torch.arange(1500, len(X)),
+        TrainingConfig(**{**params, "precision": precision, **config}),
+        seed=seed,
+    )
+    return model, result
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_a_seed_gives_bitwise_identical_fits_on_each_precision_path(digits_unit, precision):
+    """Also on the bfloat16 path where this CPU only emulates bfloat16 (the
+    model is tiny): a user may force it anywhere."""
+    X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
+    first, result = _tiny_fit(X, precision)
+    second, again = _tiny_fit(X, precision)
+    assert result.precision == precision
+    for name, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[name]), name
+    assert result.loss_curve == again.loss_curve
+    assert result.validation_scores == again.validation_scores
+    assert result.mu_variance == again.mu_variance
+    other, _ = _tiny_fit(X, precision, seed=1)
+    assert not torch.equal(other.mu_head.weight, first.mu_head.weight)
+    if precision == "bfloat16":  # autocast did change the arithmetic
+        fp32, _ = _tiny_fit(X, "float32")
+        assert not torch.equal(fp32.mu_head.weight, first.mu_head.weight)
+
+
+def test_precision_auto_takes_bfloat16_only_where_the_cpu_has_it():
+    cpu = torch.device("cpu")
+    expected = "bfloat16" if cpu_has_native_bfloat16() else "float32"
+    assert resolve_precision("auto", cpu) == expected
+    assert resolve_precision("float32", cpu) == "float32"
+    assert resolve_precision("bfloat16", cpu) == "bfloat16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        resolve_precision("float16", cpu)
+
+
+def test_adam_runs_fused_where_torch_has_the_kernel():
+    optimizer = make_optimizer(nn.Linear(3, 2).parameters(), 1e-3)
+    fused_on_cpu = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
+    assert optimizer.defaults["fused"] is (True if fused_on_cpu else None)
+
+
+def test_posterior_statistics_report_dead_dimensions(digits_unit):
+    """Dimensions whose mu head is zeroed have a constant posterior mean:
+    variance 0, inactive; the KL is the closed form at the kept weights."""
+    X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
+    model, result = _tiny_fit(X, "float32")
+    assert len(result.mu_variance) == len(result.kl_per_component) == 4
+    assert min(result.mu_variance) > 0.01  # all four active after the fit
+    with torch.no_grad():
+        model.mu_head.weight[[1, 3]] = 0.0
+        model.mu_head.bias[[1, 3]] = 0.5
+    variance, kl = posterior_statistics(model, X, torch.arange(1500))
+    assert variance[1] == variance[3] == 0.0
+    assert variance[0] > 0.01 and variance[2] > 0.01
+    with torch.no_grad():
+        mu, log_var = (t.double() for t in model.encode(X[:1500]))
+    np.testing.assert_allclose(variance, mu.var(0, unbiased=False).numpy(), rtol=1e-6)
+    expected_kl = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0)
+    np.testing.assert_allclose(kl, expected_kl.numpy(), rtol=1e-6)
+
+
+def test_kl_per_component_is_the_true_kl_without_free_bits(digits_unit):
+    """With a free-bits floor far above what any dimension reaches, the
+    training objective sees the floor; the report shows the KL itself."""
+    X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
+    model, result = _tiny_fit(X, "float32", free_bits=50.0)
+    assert max(result.kl_per_component) < 50.0
+    assert result.kl_per_component == posterior_statistics(model, X, torch.arange(1500))[1]
