@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import (
     _check_feature_names,
     _check_n_features,
@@ -74,6 +74,28 @@ def _rows(A, rows: slice):
     return A.iloc[rows] if hasattr(A, "iloc") else A[rows]
 
 
+# What a PCA user reaches for, and where the VAE's counterpart is.
+_FROM_PCA = {
+    "components_": "a VAE has no linear components: its decoder is a network. "
+    "inverse_transform(Z) maps codes to data (inverse_transform(np.eye(n_components)) "
+    "shows what each axis alone decodes to)",
+    "explained_variance_": "a VAE explains no variance along axes; score(X) is the "
+    "held-out log-likelihood to compare sizes by, and kl_per_component_ says how much "
+    "information each latent dimension carries",
+    "explained_variance_ratio_": "score(X) is the held-out log-likelihood to compare sizes "
+    "by, and kl_per_component_ says how much information each latent dimension carries",
+    "singular_values_": "a VAE has no singular values; see kl_per_component_ for how much "
+    "each latent dimension carries",
+    "noise_variance_": "the decoder learns one variance per Gaussian column (in model units: "
+    "module_.likelihoods); sample(noise=True) draws with it",
+    "n_components_": "the latent size is n_components, fixed at construction",
+    "get_covariance": "a VAE's covariance of x is not a closed form; estimate it from "
+    "sample(n, noise=True)",
+    "get_precision": "a VAE's covariance of x is not a closed form; estimate it from "
+    "sample(n, noise=True)",
+}
+
+
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Variational autoencoder as a scikit-learn transformer.
 
@@ -86,7 +108,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     Parameters
     ----------
     n_components : int, default=10
-        Dimension of the latent code z.
+        Dimension of the latent code z. PCA's fractions (0.95), "mle" and
+        None are refused with a pointer to how a VAE's size is chosen: by
+        ``score`` in a grid search, or by ``kl_per_component_``.
 
     hidden_layer_sizes : array-like of int, default=(256, 128)
         Widths of the encoder's ReLU hidden layers; the decoder mirrors them.
@@ -284,7 +308,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        # PCA's fractions, "mle" and None pass here so that fit can say what
+        # a VAE does instead (see _check_n_components).
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
+            None,
+        ],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "likelihood": [StrOptions({"auto", *LIKELIHOODS}), dict],
         "scaling": [StrOptions({"auto", "global", "feature"})],
@@ -345,6 +376,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.verbose = verbose
         self.warm_start = warm_start
 
+    def __getattr__(self, name):
+        # Only reached when normal lookup fails: name PCA's attributes' counterparts.
+        if name in _FROM_PCA:
+            raise AttributeError(
+                f"'VAETransformer' has no attribute {name!r}, which is PCA's: {_FROM_PCA[name]}."
+            )
+        raise AttributeError(f"'VAETransformer' object has no attribute {name!r}")
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
@@ -387,7 +426,33 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise
         return self
 
+    def _check_n_components(self):
+        n = self.n_components
+        if isinstance(n, Integral) and not isinstance(n, bool):
+            return
+        how = (
+            "Pass an int (the latent size). To choose it without labels, "
+            "GridSearchCV(VAETransformer(), {'n_components': [2, 4, 8, 16]}) picks the "
+            "size with the best score (the held-out log-likelihood); or fit a generous "
+            "size and count the dimensions that carry information (kl_per_component_ "
+            "well above 0)."
+        )
+        if n is None:
+            why = "PCA(n_components=None) keeps every component; a VAE needs a latent size."
+        elif n == "mle":
+            why = (
+                "n_components='mle' is Minka's estimate of PCA's dimension, which has no "
+                "counterpart for a nonlinear model."
+            )
+        else:
+            why = (
+                f"n_components={n!r} asks PCA for the components that explain {n:.0%} of "
+                f"the variance; a VAE has no explained-variance ratio to threshold."
+            )
+        raise InvalidParameterError(f"{why} {how}")
+
     def _fit(self, X):
+        self._check_n_components()
         warm = self.warm_start and hasattr(self, "module_")
         X = self._check_input(X, reset=not warm)
         n_samples = X.shape[0]
@@ -463,7 +528,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)
         self.n_iter_ = result.n_iter
-        self._fit_dtype = np.float64 if table.is_frame else X.dtype
+        # A dtype's name, not the dtype: the state stays plain data for skops.
+        self._fit_dtype = "float64" if table.is_frame else X.dtype.name
         self._inference_module = self._make_inference_module()
         return self
 
@@ -571,7 +637,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 rows = _rows(A, slice(start, start + rows_per_batch))
                 if to_model:
                     rows = to_model(rows)
-                rows = np.asarray(rows, dtype=np.float64)
+                # A writable copy: torch warns on read-only arrays (pandas 3 hands
+                # them over), and the batch is small.
+                rows = np.array(rows, dtype=np.float64)
                 result = fn(module, torch.from_numpy(rows).to(param.device, param.dtype))
                 if isinstance(result, torch.Tensor):
                     result = result.cpu().numpy()
@@ -773,9 +841,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # ------------------------------------------------------ persistence
 
     def __getstate__(self):
-        """Pickle the weights as CPU numpy arrays, never as live device tensors."""
+        """Pickle the weights as CPU numpy arrays, never as live device tensors,
+        and the column schema as plain lists and dicts, so that ``skops.io``
+        needs to trust no type but VAETransformer itself."""
         state = dict(super().__getstate__())
         state.pop("_inference_module", None)
+        if "table_" in state:
+            state["table_"] = state["table_"].to_state()
         module = state.pop("module_", None)
         if module is not None:
             state["module_"] = {
@@ -800,6 +872,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 stacklevel=2,
             )
         packed = state.pop("module_", None)
+        if isinstance(state.get("table_"), dict):
+            state["table_"] = Table.from_state(state["table_"])
         super().__setstate__(state)
         if packed is None:
             return

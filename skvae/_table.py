@@ -66,6 +66,40 @@ class Table:
     def likelihoods(self) -> dict:
         return {c.name: c.likelihood for c in self.columns}
 
+    # ---------------------------------------------------------- persistence
+
+    def to_state(self) -> dict:
+        """The schema as plain data (lists, dicts, strings, numbers): what a
+        pickle or a skops file stores."""
+        return {
+            "columns": [
+                {
+                    "name": _plain(c.name),
+                    "kind": c.kind,
+                    "dtype": _dtype_state(c.dtype),
+                    "likelihood": c.likelihood,
+                    "minimum": c.minimum,
+                    "maximum": c.maximum,
+                }
+                for c in self.columns
+            ],
+            "is_frame": self.is_frame,
+            "layout": [[name, list(members)] for name, members in self.layout],
+            "groups": [{"likelihood": g.likelihood, "stats": g.stats} for g in self.groups],
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Table":
+        columns = [
+            Column(**{**c, "dtype": _dtype_from_state(c["dtype"])}) for c in state["columns"]
+        ]
+        return cls(
+            columns,
+            state["is_frame"],
+            [(name, list(members)) for name, members in state["layout"]],
+            [ColumnGroup(g["likelihood"], g["stats"]) for g in state["groups"]],
+        )
+
     # ---------------------------------------------------------------- fit
 
     @classmethod
@@ -185,6 +219,32 @@ class Table:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+def _plain(value):
+    """numpy scalars as Python ones (column names, categories)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _dtype_state(dtype):
+    """A dtype as plain data: its name, or a category dtype's categories."""
+    if getattr(dtype, "name", None) == "category":
+        return {
+            "categories": [_plain(v) for v in dtype.categories],
+            "ordered": bool(dtype.ordered),
+        }
+    return str(dtype)
+
+
+def _dtype_from_state(state):
+    if state in ("float64", "float32"):  # arrays: no pandas needed
+        return np.dtype(state)
+    import pandas as pd
+
+    if isinstance(state, dict):
+        return pd.CategoricalDtype(state["categories"], ordered=state["ordered"])
+    # pandas reads its own names ("Int64", "boolean", "str") and numpy's
+    return pd.api.types.pandas_dtype(state)
 
 
 def _is_frame(X) -> bool:
