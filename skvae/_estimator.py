@@ -35,6 +35,10 @@ from ._table import Table, _is_frame
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
 from ._version import __version__
 
+# A latent dimension is active when its posterior mean varies over the data
+# by more than this (Burda et al., 2016): an inactive one carries no information.
+ACTIVE_VARIANCE = 0.01
+
 # Seed of the noise shared by every row in score_samples: fixed, so that scores
 # are deterministic and a row's score does not depend on the rows beside it.
 _SCORE_NOISE_SEED = 0
@@ -79,16 +83,17 @@ _FROM_PCA = {
     "components_": "a VAE has no linear components: its decoder is a network. "
     "inverse_transform(Z) maps codes to data (inverse_transform(np.eye(n_components)) "
     "shows what each axis alone decodes to)",
-    "explained_variance_": "a VAE explains no variance along axes; score(X) is the "
-    "held-out log-likelihood to compare sizes by, and kl_per_component_ says how much "
-    "information each latent dimension carries",
+    "explained_variance_": "a VAE explains no variance along axes; latent_variance_ "
+    "(sorted, as PCA's) is each code's variance, kl_per_component_ the information it "
+    "carries, and score(X) the held-out log-likelihood to compare sizes by",
     "explained_variance_ratio_": "score(X) is the held-out log-likelihood to compare sizes "
-    "by, and kl_per_component_ says how much information each latent dimension carries",
-    "singular_values_": "a VAE has no singular values; see kl_per_component_ for how much "
-    "each latent dimension carries",
+    "by; latent_variance_ and n_active_components_ say how many latent dimensions are used",
+    "singular_values_": "a VAE has no singular values; latent_variance_ and "
+    "kl_per_component_ say how much each latent dimension carries",
     "noise_variance_": "the decoder learns one variance per Gaussian column (in model units: "
     "module_.likelihoods); sample(noise=True) draws with it",
-    "n_components_": "the latent size is n_components, fixed at construction",
+    "n_components_": "the latent size is n_components; n_active_components_ counts the "
+    "dimensions that carry information",
     "get_covariance": "a VAE's covariance of x is not a closed form; estimate it from "
     "sample(n, noise=True)",
     "get_precision": "a VAE's covariance of x is not a closed form; estimate it from "
@@ -174,11 +179,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``beta`` (batch by batch), a guard against posterior collapse early in
         training. Not applied again when ``warm_start`` continues a fit.
 
-    free_bits : float, default=0.5
+    free_bits : float, default=2.0
         Minimum KL in nats per latent dimension in the training objective
         (Kingma et al., 2016): below it a dimension's KL is not penalized, so
-        the optimizer gains nothing by collapsing it. ``0`` disables it and
-        trains on the plain (beta-weighted) negative ELBO.
+        the optimizer gains nothing by collapsing it, and each dimension may
+        carry up to that much information about x for free, which keeps
+        reconstructions sharp. ``0`` disables it and trains on the plain
+        (beta-weighted) negative ELBO. ``kl_per_component_`` reports the true
+        KL either way.
 
     batch_size : int or "auto", default="auto"
         Rows per optimizer step; clipped to the number of training rows.
@@ -220,6 +228,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         the CPU; or "cpu", "cuda", "cuda:1", ... Asking for a device that is
         not there raises ValueError.
 
+    precision : {"auto", "float32", "bfloat16"}, default="auto"
+        Arithmetic of the training forward pass's matrix products. "auto"
+        takes bfloat16 autocast where the hardware computes it natively
+        (CPUs with AVX512-BF16 or AMX, recent GPUs) and float32 elsewhere;
+        likelihoods, the KL, gradients' accumulation and Adam's state stay
+        float32. "float32" forces full precision. Each path gives bitwise
+        identical fits for the same ``random_state`` on the same machine.
+        Prediction is unaffected (float64 on the CPU).
+
     verbose : int, default=0
         0 is silent; 1 draws a progress bar with the running loss on stderr;
         2 prints one line per epoch (loss, validation score, seconds).
@@ -257,17 +274,33 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Training objective per epoch, in nats per row, in the units of X.
 
     validation_scores_ : list of float or None
-        Mean ELBO of the held-out rows per epoch, in the units of
-        :meth:`score`; None without early stopping.
+        Minus the training objective on the held-out rows per epoch, in nats
+        per row in the units of :meth:`score`: their ELBO when ``beta=1`` and
+        ``free_bits=0``, with the free bits' floor otherwise. Early stopping
+        compares it (the plain ELBO falls while the free KL fills up). None
+        without early stopping.
 
     best_validation_score_ : float or None
         The best of ``validation_scores_``, whose weights were kept.
 
+    latent_variance_ : ndarray of shape (n_components,)
+        Variance over the training rows of each latent dimension's posterior
+        mean mu(x), in decreasing order: the dimensions are sorted by it, so
+        ``transform(X)[:, 0]`` is the most informative code, as with PCA.
+
+    n_active_components_ : int
+        Latent dimensions whose ``latent_variance_`` exceeds 0.01, the
+        active units of Burda et al. (2016); the others have collapsed to
+        the prior and carry no information.
+
+    precision_ : str
+        The precision the fit ran in, "float32" or "bfloat16".
+
     kl_per_component_ : ndarray of shape (n_components,)
         Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
-        training rows, as seen in the epoch whose weights were kept. A
-        dimension near 0 carries no information about x: the posterior has
-        collapsed to the prior there.
+        training rows, of the kept weights, in closed form: the true KL,
+        without the free bits' floor. A dimension near 0 carries no
+        information about x: the posterior has collapsed to the prior there.
 
     n_iter_ : int
         Number of epochs run.
@@ -322,6 +355,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "free_bits": [Interval(Real, 0, None, closed="left")],
+        "precision": [StrOptions({"auto", "float32", "bfloat16"})],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -344,7 +378,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         scaling="auto",
         beta=1.0,
         kl_warmup=0,
-        free_bits=0.5,
+        free_bits=2.0,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter="auto",
@@ -354,6 +388,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         n_iter_no_change=10,
         random_state=None,
         device="auto",
+        precision="auto",
         verbose=0,
         warm_start=False,
     ):
@@ -373,6 +408,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.device = device
+        self.precision = precision
         self.verbose = verbose
         self.warm_start = warm_start
 
@@ -434,8 +470,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "Pass an int (the latent size). To choose it without labels, "
             "GridSearchCV(VAETransformer(), {'n_components': [2, 4, 8, 16]}) picks the "
             "size with the best score (the held-out log-likelihood); or fit a generous "
-            "size and count the dimensions that carry information (kl_per_component_ "
-            "well above 0)."
+            "size and read n_active_components_ (the dimensions that carry information)."
         )
         if n is None:
             why = "PCA(n_components=None) keeps every component; a VAE needs a latent size."
@@ -497,6 +532,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 free_bits=self.free_bits,
                 verbose=self.verbose,
                 nats_offset=nats_offset,
+                precision=self.precision,
             ),
             seed=int(rng.randint(2**31 - 1)),
         )
@@ -526,7 +562,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.best_validation_score_ = (
             max(result.validation_scores) if result.validation_scores else None
         )
-        self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)
+        # Most active latent dimension first, as PCA orders its components.
+        variance = np.asarray(result.mu_variance, dtype=np.float64)
+        order = np.argsort(-variance, kind="stable")
+        model.permute_latents(torch.as_tensor(order, device=device))
+        self.latent_variance_ = variance[order]
+        self.n_active_components_ = int(np.sum(self.latent_variance_ > ACTIVE_VARIANCE))
+        self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)[order]
+        self.precision_ = result.precision
         self.n_iter_ = result.n_iter
         # A dtype's name, not the dtype: the state stays plain data for skops.
         self._fit_dtype = "float64" if table.is_frame else X.dtype.name

@@ -111,6 +111,16 @@ class VAE(nn.Module):
                     noise = torch.rand(param.shape, generator=generator, dtype=param.dtype)
                     param.copy_((2.0 * noise - 1.0) * bound)
 
+    @torch.no_grad()
+    def permute_latents(self, order: torch.Tensor) -> None:
+        """Reorder the latent dimensions in place: dimension ``order[i]``
+        becomes dimension i. The model computes the same function."""
+        for head in (self.mu_head, self.log_var_head):
+            head.weight.copy_(head.weight[order])
+            head.bias.copy_(head.bias[order])
+        first = next(m for m in [*self.decoder, self.output_head] if isinstance(m, nn.Linear))
+        first.weight.copy_(first.weight[:, order])
+
     def _groups(self, x: torch.Tensor | None = None, raw: torch.Tensor | None = None):
         """(likelihood, its columns of x, its raw parameters) for each group."""
         n = len(self.likelihoods)

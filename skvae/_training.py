@@ -191,18 +191,35 @@ def _diverged(epoch: int, value: float, config: TrainingConfig) -> NonFiniteLoss
 
 
 @torch.inference_mode()
-def evaluate_elbo(
-    model: torch.nn.Module, X: torch.Tensor, index: torch.Tensor, eps: torch.Tensor
+def evaluate_objective(
+    model: torch.nn.Module,
+    X: torch.Tensor,
+    index: torch.Tensor,
+    eps: torch.Tensor,
+    kl_weight: float = 1.0,
+    free_bits: float = 0.0,
 ) -> float:
-    """Mean one-sample ELBO of the rows ``X[index]`` with fixed noise ``eps``,
-    in float32 whatever the training precision."""
+    """Minus the training objective on the rows ``X[index]`` with fixed noise
+    ``eps``, in float32 whatever the training precision: the mean one-sample
+    ELBO when ``kl_weight=1`` and ``free_bits=0``.
+
+    Early stopping compares this, not the plain ELBO: with free bits the KL
+    of the first nats per dimension is free in training, so the held-out
+    ELBO falls while that KL fills up, and a fit stopped on it ends in its
+    first epochs.
+    """
     model.eval()
-    total = torch.zeros((), device=X.device, dtype=torch.float64)
+    log_lik_total = torch.zeros((), device=X.device, dtype=torch.float64)
+    kl_total = torch.zeros(model.config.n_components, device=X.device, dtype=torch.float64)
     for start in range(0, len(index), EVAL_BATCH_SIZE):
         stop = start + EVAL_BATCH_SIZE
         log_lik, kl = model(X.index_select(0, index[start:stop]), eps[start:stop])
-        total += (log_lik - kl.sum(1)).sum(dtype=torch.float64)
-    return total.item() / len(index)
+        log_lik_total += log_lik.sum(dtype=torch.float64)
+        kl_total += kl.sum(0, dtype=torch.float64)
+    kl_mean = kl_total / len(index)  # (n_components,)
+    if free_bits > 0.0:
+        kl_mean = kl_mean.clamp(min=free_bits)
+    return (log_lik_total / len(index) - kl_weight * kl_mean.sum()).item()
 
 
 @torch.inference_mode()
@@ -404,7 +421,10 @@ def train(
 
             score = None
             if val_index is not None:
-                score = evaluate_elbo(model, X, val_index, val_eps) + config.nats_offset
+                score = (
+                    evaluate_objective(model, X, val_index, val_eps, config.beta, config.free_bits)
+                    + config.nats_offset
+                )
                 if not math.isfinite(score):
                     raise _diverged(epoch, score, config)
                 result.validation_scores.append(score)

@@ -385,3 +385,23 @@ def test_auto_max_iter_budgets_optimizer_steps():
     assert vae._max_epochs(1_000) == 200  # 8 steps an epoch: the cap
     assert vae._max_epochs(54_000) == 36  # MNIST's training split at batch 128
     assert VAETransformer(max_iter=7)._max_epochs(54_000) == 7
+
+
+def test_latent_dimensions_come_most_active_first(digits):
+    X = digits[0]
+    vae = VAETransformer(n_components=6, **FAST).fit(X)
+    variance = vae.latent_variance_
+    assert np.all(np.diff(variance) <= 0)
+    # (over the training rows, which exclude the validation tenth)
+    np.testing.assert_allclose(vae.transform(X).var(axis=0), variance, rtol=0.05)
+    assert vae.n_active_components_ == int(np.sum(variance > 0.01))
+    assert vae.kl_per_component_.shape == (6,)
+    assert vae.precision_ in ("float32", "bfloat16")
+
+
+def test_dead_dimensions_are_reported_inactive(digits):
+    # A KL weight of 30 and no free bits leave most dimensions at the prior.
+    vae = VAETransformer(n_components=8, beta=30.0, free_bits=0.0, **FAST).fit(digits[0])
+    assert vae.n_active_components_ < 8
+    dead = vae.latent_variance_ <= 0.01
+    assert np.all(vae.kl_per_component_[dead] < 0.05)
