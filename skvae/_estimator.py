@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 
 from ._likelihoods import LIKELIHOODS
 from ._model import VAE, ColumnGroup, VAEConfig
+from ._sampling import draw_codes, fit_code_mixture
 from ._table import Table, _is_frame
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
 from ._version import __version__
@@ -295,6 +296,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     precision_ : str
         The precision the fit ran in, "float32" or "bfloat16".
+
+    code_mixture_ : dict of ndarray
+        A Gaussian mixture fitted to the training rows' codes ("weights",
+        "means", "cholesky" factors of the covariances), that ``sample``
+        draws codes from by default.
 
     kl_per_component_ : ndarray of shape (n_components,)
         Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
@@ -574,7 +580,22 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         # A dtype's name, not the dtype: the state stays plain data for skops.
         self._fit_dtype = "float64" if table.is_frame else X.dtype.name
         self._inference_module = self._make_inference_module()
+        self.code_mixture_ = self._fit_code_mixture(Xt, train_index, rng)
         return self
+
+    def _fit_code_mixture(self, Xt: torch.Tensor, train_index, rng) -> dict:
+        """The density of the training rows' codes, that ``sample`` draws from."""
+        codes = np.concatenate(
+            [
+                self._batched(
+                    Xt[torch.as_tensor(chunk, device=Xt.device)].cpu().numpy(),
+                    lambda m, u: m.encode(u)[0],
+                    self.n_components,
+                )
+                for chunk in np.array_split(train_index, max(1, len(train_index) // 65536 + 1))
+            ]
+        )
+        return fit_code_mixture(codes, int(rng.randint(2**31 - 1)))
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size != "auto":
@@ -832,8 +853,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         return float(np.mean(self.score_samples(X, n_importance_samples)))
 
-    def sample(self, n_samples=1, random_state=None, noise="auto"):
-        """Generate new rows: z ~ N(0, I) pushed through the decoder.
+    def sample(self, n_samples=1, random_state=None, noise="auto", latent="mixture"):
+        """Generate new rows: codes z pushed through the decoder.
 
         Parameters
         ----------
@@ -853,6 +874,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             was fitted on a DataFrame (a table) and gives means when it was
             fitted on an array (images, embeddings).
 
+        latent : {"mixture", "prior"}, default="mixture"
+            Where the codes come from. "mixture": a Gaussian mixture (up to 10
+            full-covariance components) fitted to the training rows' codes at
+            the end of ``fit`` (``code_mixture_``), so that codes land where
+            the data's codes are; the prior N(0, I) has regions no training
+            row covers, and rows decoded from there drift from the data
+            (ex-post density estimation, Ghosh et al. 2020). "prior": z ~
+            N(0, I), the VAE's generative model as trained.
+
         Returns
         -------
         X : DataFrame or ndarray of shape (n_samples, n_features_in_)
@@ -865,13 +895,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         if not (isinstance(noise, bool) or noise == "auto"):
             raise ValueError(f"noise must be True, False or 'auto', got {noise!r}.")
+        if latent not in ("mixture", "prior"):
+            raise ValueError(f"latent must be 'mixture' or 'prior', got {latent!r}.")
         seed = int(check_random_state(random_state).randint(2**31 - 1))
-        generator = torch.Generator().manual_seed(seed)
-        Z = torch.randn((n_samples, self.n_components), generator=generator, dtype=torch.float64)
-
+        draws = np.random.default_rng(seed)
+        if latent == "prior":
+            generator = torch.Generator().manual_seed(seed)
+            Z = torch.randn(
+                (n_samples, self.n_components), generator=generator, dtype=torch.float64
+            )
+        else:
+            Z = torch.from_numpy(draw_codes(self.code_mixture_, n_samples, draws))
         if noise == "auto":
             noise = self.table_.is_frame
-        draws = np.random.default_rng(seed)
 
         def decode(m, z):
             raw = m.decode(z)

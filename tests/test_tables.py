@@ -159,3 +159,15 @@ def test_strings_in_an_array_point_to_dataframes():
     X = np.array([["paris", 1.0], ["lyon", 2.0]], dtype=object)
     with pytest.raises(ValueError, match="pass X as a DataFrame"):
         VAETransformer(**FAST).fit(X)
+
+
+def test_codes_for_samples_come_from_the_fitted_mixture_or_the_prior(table, fitted_table):
+    mixture = fitted_table.code_mixture_
+    assert mixture["means"].shape[1] == 3 and np.isclose(mixture["weights"].sum(), 1.0)
+    from_prior = fitted_table.sample(50, random_state=0, latent="prior")
+    assert list(from_prior.columns) == list(table.columns)
+    pd.testing.assert_frame_equal(
+        fitted_table.sample(50, random_state=3), fitted_table.sample(50, random_state=3)
+    )
+    with pytest.raises(ValueError, match="latent must be 'mixture' or 'prior'"):
+        fitted_table.sample(5, latent="posterior")
