@@ -1,0 +1,91 @@
+"""A default MNIST fit of this skvae against an earlier checkout, side by side.
+
+    git worktree add /tmp/skvae-0.1.0 c1dae83      # skvae 0.1.0
+    python benchmarks/bench_versions.py --mnist ../shared/data/mnist.npz \\
+        --baseline /tmp/skvae-0.1.0 --rounds 2
+
+Each fit runs in its own process (PYTHONPATH pointing at one checkout), the
+versions alternate, and the figures are the medians over rounds:
+``VAETransformer(n_components=8, likelihood="bernoulli", random_state=0)`` on
+the 60,000 training images / 255, then test MSE, LogisticRegression accuracy
+on the codes, and the held-out ``score`` (nats per image). Timings on a shared
+machine vary; compare the ratio, measured in one run.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CURRENT = HERE.parent
+
+CHILD = r"""
+import json, sys, time, warnings
+# An editable install of skvae puts a finder ahead of sys.path; drop it so that
+# PYTHONPATH decides which checkout is imported.
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+warnings.simplefilter("ignore")
+import skvae
+from skvae import VAETransformer
+data = np.load(sys.argv[1])
+X, y = data["x_train"].reshape(-1, 784) / 255.0, data["y_train"]
+Xt, yt = data["x_test"].reshape(-1, 784) / 255.0, data["y_test"]
+vae = VAETransformer(n_components=8, likelihood="bernoulli", random_state=0)
+start = time.perf_counter()
+vae.fit(X)
+seconds = time.perf_counter() - start
+mse = float(np.mean((vae.inverse_transform(vae.transform(Xt)) - Xt) ** 2))
+clf = LogisticRegression(max_iter=1000).fit(vae.transform(X), y)
+print(json.dumps({"fit_s": seconds, "mse": mse, "acc": clf.score(vae.transform(Xt), yt),
+                  "score": vae.score(Xt[:2000]), "epochs": vae.n_iter_, "file": skvae.__file__}))
+"""
+
+
+def run(checkout: Path, mnist: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, mnist], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mnist", required=True, help="path to mnist.npz")
+    parser.add_argument("--baseline", required=True, help="checkout of the earlier skvae")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args(argv)
+    results = {"baseline": [], "current": []}
+    for r in range(args.rounds):
+        order = ["baseline", "current"] if r % 2 == 0 else ["current", "baseline"]
+        for name in order:
+            path = Path(args.baseline) if name == "baseline" else CURRENT
+            results[name].append(run(path, args.mnist))
+            print(name, results[name][-1], flush=True)
+    med = {
+        n: {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "file"}
+        for n, rs in results.items()
+    }
+    b, c = med["baseline"], med["current"]
+    print("\n| version | fit s (median) | epochs | test MSE | LogReg accuracy | score (nats) |")
+    print("|---|---|---|---|---|---|")
+    for name, m in med.items():
+        print(
+            f"| {name} | {m['fit_s']:.1f} | {m['epochs']:.0f} | {m['mse']:.5f} | "
+            f"{m['acc']:.3f} | {m['score']:.2f} |"
+        )
+    print(
+        f"\ncurrent / baseline fit time: {c['fit_s'] / b['fit_s']:.2f}; MSE ratio "
+        f"{c['mse'] / b['mse']:.3f}; accuracy {c['acc'] - b['acc']:+.3f}; "
+        f"score {c['score'] - b['score']:+.2f} nats"
+    )
+
+
+if __name__ == "__main__":
+    main()
