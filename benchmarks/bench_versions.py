@@ -25,9 +25,6 @@ CURRENT = HERE.parent
 
 CHILD = r"""
 import json, sys, time, warnings
-# An editable install of skvae puts a finder ahead of sys.path; drop it so that
-# PYTHONPATH decides which checkout is imported.
-sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 warnings.simplefilter("ignore")
@@ -48,9 +45,16 @@ print(json.dumps({"fit_s": seconds, "mse": mse, "acc": clf.score(vae.transform(X
 
 
 def run(checkout: Path, mnist: str) -> dict:
+    # Run inside the checkout: `python -c` puts the working directory first on
+    # sys.path, ahead of PYTHONPATH, so it decides which skvae is imported.
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mnist], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", CHILD, str(Path(mnist).resolve())],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
