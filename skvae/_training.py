@@ -73,6 +73,11 @@ class TrainingResult:
     # dimension, of the kept weights: the active-units statistic of Burda et
     # al. (2016), a dimension counting as active when it exceeds 0.01.
     mu_variance: list[float] = field(default_factory=list)
+    # The posterior means mu(x) of the training rows under the kept weights,
+    # (len(train_index), n_components) float32 on the CPU, rows in the order
+    # of train_index: the codes the statistics above were computed from, for
+    # whatever else a fit derives from them (a density of the codes).
+    codes: torch.Tensor | None = None
     n_iter: int = 0
     stopped_early: bool = False
     interrupted: bool = False
@@ -225,24 +230,27 @@ def evaluate_objective(
 @torch.inference_mode()
 def posterior_statistics(
     model: torch.nn.Module, X: torch.Tensor, index: torch.Tensor
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], torch.Tensor]:
     """Per latent dimension, over the rows ``X[index]``: the variance of the
     posterior mean mu(x) (the active-units statistic) and the mean KL of
-    q(z|x) from the prior, in closed form.
+    q(z|x) from the prior, in closed form; and the codes mu(x) themselves,
+    (len(index), n_components) float32 on the CPU.
 
-    One encoder pass in eval mode and float32, accumulated in float64 around
-    a shift (the first batch's mean), so that a dimension whose mean is far
-    from 0 still gets an accurate variance.
+    One encoder pass in eval mode and float32, the statistics accumulated in
+    float64 around a shift (the first batch's mean), so that a dimension
+    whose mean is far from 0 still gets an accurate variance.
     """
     model.eval()
     n_components = model.config.n_components
     n = len(index)
+    codes = torch.empty((n, n_components), dtype=torch.float32)
     if n == 0:
-        return [math.nan] * n_components, [math.nan] * n_components
+        return [math.nan] * n_components, [math.nan] * n_components, codes
     acc = torch.zeros(3, n_components, device=X.device, dtype=torch.float64)
     shift = None
     for start in range(0, n, EVAL_BATCH_SIZE):
         mu, log_var = model.encode(X.index_select(0, index[start : start + EVAL_BATCH_SIZE]))
+        codes[start : start + len(mu)] = mu
         mu, log_var = mu.double(), log_var.double()
         if shift is None:
             shift = mu.mean(0)
@@ -253,7 +261,7 @@ def posterior_statistics(
     mean = acc[0] / n
     variance = (acc[1] / n - mean.square()).clamp_(min=0.0)
     kl = 0.5 * acc[2] / n
-    return variance.tolist(), kl.tolist()
+    return variance.tolist(), kl.tolist(), codes
 
 
 class _Progress:
@@ -352,7 +360,8 @@ def train(
     for as long. A KeyboardInterrupt ends the fit with the best weights so far
     and ``interrupted=True``. A non-finite loss raises NonFiniteLossError.
     After the fit, one encoder pass over the training rows gives the kept
-    weights' true KL and posterior-mean variance per latent dimension.
+    weights' codes of those rows, and per latent dimension their true KL and
+    the variance of the posterior mean.
 
     The same ``seed``, data, config and machine give bitwise identical weights
     on each precision path.
@@ -458,6 +467,8 @@ def train(
         model.load_state_dict(kept_state)
     if not _weights_are_finite(model):
         raise _diverged(result.n_iter, math.nan, config)
-    result.mu_variance, result.kl_per_component = posterior_statistics(model, X, train_index)
+    result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(
+        model, X, train_index
+    )
     model.eval()
     return result

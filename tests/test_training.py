@@ -293,16 +293,18 @@ def test_posterior_statistics_report_dead_dimensions(digits_unit):
     X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
     model, result = _tiny_fit(X, "float32")
     assert len(result.mu_variance) == len(result.kl_per_component) == 4
+    assert result.codes.shape == (1500, 4) and result.codes.dtype == torch.float32
     assert min(result.mu_variance) > 0.01  # all four active after the fit
     with torch.no_grad():
         model.mu_head.weight[[1, 3]] = 0.0
         model.mu_head.bias[[1, 3]] = 0.5
-    variance, kl = posterior_statistics(model, X, torch.arange(1500))
+    variance, kl, codes = posterior_statistics(model, X, torch.arange(1500))
     assert variance[1] == variance[3] == 0.0
     assert variance[0] > 0.01 and variance[2] > 0.01
     with torch.no_grad():
         mu, log_var = (t.double() for t in model.encode(X[:1500]))
     np.testing.assert_allclose(variance, mu.var(0, unbiased=False).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(codes.numpy(), mu.numpy(), rtol=1e-6, atol=1e-7)
     expected_kl = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0)
     np.testing.assert_allclose(kl, expected_kl.numpy(), rtol=1e-6)
 
