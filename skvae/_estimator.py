@@ -45,6 +45,11 @@ ACTIVE_VARIANCE = 0.01
 _SCORE_NOISE_SEED = 0
 
 
+def _has_nan(U: np.ndarray, chunk: int = 8192) -> bool:
+    """Whether U holds a NaN, without a full-size temporary."""
+    return any(np.isnan(U[i : i + chunk]).any() for i in range(0, len(U), chunk))
+
+
 class SkvaeVersionWarning(UserWarning):
     """A pickled VAETransformer was saved by another version of skvae."""
 
@@ -429,7 +434,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True
         return tags
 
     @property
@@ -457,11 +462,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : VAETransformer
             The fitted estimator.
         """
+        return self._fit_or_restore(X)
+
+    def _fit_or_restore(self, X, **options):
         # Fit on the side: a fit that raises (bad data, divergence, an
         # interrupt outside the epoch loop) leaves the estimator as it was.
         before = self.__dict__.copy()
         try:
-            self._fit(X)
+            self._fit(X, **options)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
@@ -492,7 +500,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
         raise InvalidParameterError(f"{why} {how}")
 
-    def _fit(self, X):
+    def _fit(self, X, missing_indicators=False, hide_rate=0.0):
+        """Fit on X. The model gets missing-value indicators when X has gaps
+        or ``missing_indicators`` asks for them, and training hides a share
+        ``hide_rate`` of the observed entries from the encoder (VAEImputer's
+        training for filling gaps)."""
         self._check_n_components()
         warm = self.warm_start and hasattr(self, "module_")
         X = self._check_input(X, reset=not warm)
@@ -504,6 +516,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         config = VAEConfig(self.n_components, hidden, tuple(table.groups))
 
         train_index, val_index = self._split(n_samples, rng)
+        # One float32 copy of X in the model's units (NaN in the gaps): the
+        # only copy fit makes.
+        U = table.to_model(X, dtype=np.float32)
+        if missing_indicators or _has_nan(U) or (warm and self.module_.config.missing_indicators):
+            config = dataclasses.replace(config, missing_indicators=True)
         if warm:
             if self.module_.config.architecture() != config.architecture():
                 raise ValueError(
@@ -517,8 +534,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             init = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
             model = VAE(config, init).to(device)
 
-        # One float32 copy of X in the model's units: the only copy fit makes.
-        Xt = torch.from_numpy(table.to_model(X, dtype=np.float32)).to(device)
+        Xt = torch.from_numpy(U).to(device)
         # log |d(model units)/dx|, averaged: reported figures are in X's units.
         nats_offset = float(table.log_jacobian(X).mean())
         max_iter = self._max_epochs(len(train_index))
@@ -539,6 +555,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 verbose=self.verbose,
                 nats_offset=nats_offset,
                 precision=self.precision,
+                hide_rate=hide_rate,
             ),
             seed=int(rng.randint(2**31 - 1)),
         )
@@ -660,9 +677,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if not reset and getattr(self, "table_", None) is not None and self.table_.is_frame:
             numeric = all(c.kind in ("float", "int", "bool") for c in self.table_.columns)
             dtype = [np.float64, np.float32] if numeric else None
-            return validate_data(self, X, dtype=dtype, reset=False)
+            return validate_data(self, X, dtype=dtype, reset=False, ensure_all_finite="allow-nan")
         try:
-            return validate_data(self, X, dtype=[np.float64, np.float32], reset=reset)
+            return validate_data(
+                self, X, dtype=[np.float64, np.float32], reset=reset, ensure_all_finite="allow-nan"
+            )
         except ValueError as exc:
             if "could not convert string" not in str(exc):
                 raise
@@ -852,6 +871,25 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             Mean log-likelihood lower bound per row, in nats.
         """
         return float(np.mean(self.score_samples(X, n_importance_samples)))
+
+    def _fill_gaps(self, X, n_importance_samples, rng=None):
+        """The rows of X (validated) in the model's units, float64, with every
+        missing entry filled by ``VAE.impute``: point estimates, or draws when
+        a numpy Generator ``rng`` is given."""
+        param = next(self._inference_module.parameters())
+        generator = torch.Generator().manual_seed(
+            _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
+        )
+        eps = torch.randn(
+            (n_importance_samples, self.n_components), generator=generator, dtype=torch.float64
+        ).to(param.device, param.dtype)
+        return self._batched(
+            X,
+            lambda m, u: m.impute(u, eps, rng),
+            self.n_features_in_,
+            to_model=self.table_.to_model,
+            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
+        )
 
     def sample(self, n_samples=1, random_state=None, noise="auto", latent="mixture"):
         """Generate new rows: codes z pushed through the decoder.

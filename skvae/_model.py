@@ -5,6 +5,11 @@ mapping between a user's columns and the model's. The model sees one matrix
 whose columns come group by group, each group modelled by one likelihood
 class (``skvae/_likelihoods/``); its decoder emits one block of raw
 parameters per group.
+
+Missing entries are NaN in the model's matrix. The encoder sees a column's
+``fill`` value in their place and, when the model was built with
+``missing_indicators``, one more input per column saying whether it was
+observed; the likelihood sums over the observed entries only.
 """
 
 import math
@@ -38,6 +43,8 @@ class VAEConfig:
     n_components: int
     hidden_layer_sizes: tuple[int, ...]
     groups: tuple[ColumnGroup, ...]
+    # One more encoder input per column: 1 where the entry is observed.
+    missing_indicators: bool = False
 
     @property
     def n_features(self) -> int:
@@ -49,6 +56,7 @@ class VAEConfig:
             self.n_components,
             self.hidden_layer_sizes,
             tuple((g.likelihood, g.n_columns) for g in self.groups),
+            self.missing_indicators,
         )
 
 
@@ -85,7 +93,10 @@ class VAE(nn.Module):
         self.config = config
         likelihoods = [LIKELIHOODS[g.likelihood](g.stats) for g in config.groups]
         hidden = list(config.hidden_layer_sizes)
-        encoder_sizes = [sum(lik.n_inputs for lik in likelihoods), *hidden]
+        n_inputs = sum(lik.n_inputs for lik in likelihoods)
+        if config.missing_indicators:
+            n_inputs += config.n_features
+        encoder_sizes = [n_inputs, *hidden]
         decoder_sizes = [config.n_components, *reversed(hidden)]
         self.encoder = _mlp(encoder_sizes)
         self.mu_head = _linear(encoder_sizes[-1], config.n_components)
@@ -95,6 +106,8 @@ class VAE(nn.Module):
         self.likelihoods = nn.ModuleList(likelihoods)
         self._column_sizes = [lik.n_columns for lik in likelihoods]
         self._param_sizes = [lik.n_params for lik in likelihoods]
+        fill = torch.cat([lik.fill().float() for lik in likelihoods])
+        self.register_buffer("fill", fill, persistent=False)
         self.reset_parameters(generator if generator is not None else torch.Generator())
 
     @torch.no_grad()
@@ -128,9 +141,28 @@ class VAE(nn.Module):
         raws = [None] * n if raw is None else _split(raw, self._param_sizes)
         return zip(self.likelihoods, xs, raws, strict=True)
 
+    def observed(self, x: torch.Tensor) -> torch.Tensor | None:
+        """Which entries of x are observed (not NaN); None when x is known to
+        be complete, so that a model fitted without gaps trains without the
+        masking. Outside training the check costs one host sync per batch."""
+        if self.config.missing_indicators:
+            return ~torch.isnan(x)
+        if self.training:
+            return None
+        observed = ~torch.isnan(x)
+        return None if bool(observed.all()) else observed
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters (mu, log sigma^2), each (batch, n_components)."""
+        return self._encode(x, self.observed(x))
+
+    def _encode(self, x, seen):
+        """``encode`` given what the encoder may see (None: all of x)."""
+        if seen is not None:
+            x = torch.where(seen, x, self.fill.to(x.dtype))
         parts = [lik.encoder_input(xg) for lik, xg, _ in self._groups(x)]
+        if self.config.missing_indicators:
+            parts.append(torch.ones_like(x) if seen is None else seen.to(x.dtype))
         h = self.encoder(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
         return self.mu_head(h), self.log_var_head(h)
 
@@ -145,14 +177,22 @@ class VAE(nn.Module):
         raw = self.output_head(self.decoder(z))
         return raw.float() if raw.dtype in (torch.bfloat16, torch.float16) else raw
 
-    def log_prob(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) per entry, (..., n_features)."""
+    def log_prob(
+        self, x: torch.Tensor, raw: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """log p(x|z) per entry, (..., n_features); 0 where ``observed`` is
+        False (None: every entry is observed)."""
+        if observed is not None:
+            x = torch.where(observed, x, self.fill.to(x.dtype))
         parts = [lik.log_prob(xg, rg) for lik, xg, rg in self._groups(x, raw)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        log_p = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return log_p if observed is None else torch.where(observed, log_p, 0.0)
 
-    def log_likelihood(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) per row, summed over columns."""
-        return self.log_prob(x, raw).sum(-1)
+    def log_likelihood(
+        self, x: torch.Tensor, raw: torch.Tensor, observed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """log p(x|z) per row, summed over the observed columns."""
+        return self.log_prob(x, raw, observed).sum(-1)
 
     def point(self, raw: torch.Tensor) -> torch.Tensor:
         """Point estimates of x given z (means; modes for categories)."""
@@ -163,11 +203,20 @@ class VAE(nn.Module):
         """x ~ p(x|z) in model units, a float64 array; noise from numpy's ``rng``."""
         return np.concatenate([lik.draw(rg, rng) for lik, _, rg in self._groups(None, raw)], -1)
 
-    def forward(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One-sample ELBO terms: log p(x|z) per row and KL per row and dimension."""
-        mu, log_var = self.encode(x)  # (batch, n_components) each
+    def forward(
+        self, x: torch.Tensor, eps: torch.Tensor, hide: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-sample ELBO terms: log p(x|z) per row and KL per row and dimension.
+
+        ``hide`` (boolean, like x) keeps entries from the encoder while the
+        likelihood still scores them: the model learns to fill gaps.
+        """
+        observed = self.observed(x)
+        seen = observed if hide is None or observed is None else observed & ~hide
+        mu, log_var = self._encode(x, seen)  # (batch, n_components) each
         z = self.reparameterize(mu, log_var, eps)
-        return self.log_likelihood(x, self.decode(z)), kl_standard_normal(mu, log_var)
+        log_lik = self.log_likelihood(x, self.decode(z), observed)
+        return log_lik, kl_standard_normal(mu, log_var)
 
     def importance_weighted_bound(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """log (1/K) sum_k p(x, z_k) / q(z_k | x), z_k = mu + sigma * eps_k, per row.
@@ -177,12 +226,48 @@ class VAE(nn.Module):
         one-sample ELBO; the bound tightens towards log p(x) as K grows
         (Burda et al., 2015).
         """
-        mu, log_var = self.encode(x)  # (batch, d)
+        log_w, _ = self._importance_weights(x, eps, self.observed(x))
+        return torch.logsumexp(log_w, dim=1) - math.log(eps.shape[0])
+
+    def _importance_weights(self, x, eps, observed):
+        """log p(x_obs, z_k) / q(z_k | x_obs) per row and draw, (batch, K), and
+        the decoder outputs of the draws, (batch, K, n_params)."""
+        mu, log_var = self._encode(x, observed)  # (batch, d)
         z = self.reparameterize(mu[:, None, :], log_var[:, None, :], eps[None])  # (batch, K, d)
         decoded = self.decode(z)  # (batch, K, n_params)
         log_w = (
-            self.log_likelihood(x[:, None, :], decoded)
+            self.log_likelihood(
+                x[:, None, :], decoded, None if observed is None else observed[:, None, :]
+            )
             + log_standard_normal(z)
             - log_normal(z, mu[:, None, :], log_var[:, None, :])
         )  # (batch, K)
-        return torch.logsumexp(log_w, dim=1) - math.log(eps.shape[0])
+        return log_w, decoded
+
+    def impute(
+        self, x: torch.Tensor, eps: torch.Tensor, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
+        """x with its missing entries filled, observed ones kept, a float64 array.
+
+        The K draws z_k = mu + sigma * eps_k from q(z|x_obs) are weighted by
+        w_k proportional to p(x_obs, z_k) / q(z_k|x_obs), self-normalized
+        importance sampling of p(z|x_obs) (Mattei and Frellsen, 2019). Without
+        ``rng`` each gap gets its likelihood's point estimate under the mixture
+        sum_k w_k p(x|z_k) (means; the most probable category); with ``rng``
+        a draw: z_k picked with probability w_k, then x ~ p(x|z_k).
+        """
+        observed = ~torch.isnan(x)
+        log_w, decoded = self._importance_weights(x, eps, observed)
+        weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
+        if rng is None:
+            groups = self._groups(None, decoded)
+            parts = [lik.impute(rg, weights) for lik, _, rg in groups]
+            filled = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
+            filled = filled.cpu().double().numpy()
+        else:
+            cdf = np.cumsum(weights.cpu().double().numpy(), axis=1)
+            u = rng.random((len(cdf), 1)) * cdf[:, -1:]
+            pick = torch.as_tensor(np.minimum((cdf < u).sum(1), len(eps) - 1))
+            rows = torch.arange(len(pick))
+            filled = self.draw(decoded[rows, pick.to(decoded.device)], rng)
+        return np.where(observed.cpu().numpy(), x.cpu().double().numpy(), filled)

@@ -8,6 +8,10 @@ rows into that matrix, ``from_model`` maps the model's output back into a
 DataFrame with the training schema (or an array, for arrays), and
 ``log_jacobian`` carries densities back into the data's own units.
 
+Missing entries (NaN, None, pd.NA) become NaN in the model's matrix; the
+statistics are those of the observed values. A column with no observed value
+in fit has nothing to learn from and is refused.
+
 No torch here; pandas only when the user hands over a DataFrame.
 """
 
@@ -111,6 +115,13 @@ class Table:
         chosen = _requested(likelihood, columns)
         for j, column in enumerate(columns):
             values = table._column_values(X, j)
+            values = values[_observed(values)]
+            if len(values) == 0:
+                raise ValueError(
+                    f"{column.label.capitalize()} has no observed value: every entry "
+                    f"is missing, so there is nothing to learn its distribution from. "
+                    f"Drop it."
+                )
             column.likelihood = chosen.get(j) or _auto_likelihood(values, column)
             if column.likelihood in _NUMERIC_LIKELIHOODS:
                 values = _as_float(values, column)
@@ -181,9 +192,20 @@ class Table:
     # ------------------------------------------------------------- columns
 
     def _column_values(self, X, j, rows=slice(None)) -> np.ndarray:
-        if _is_frame(X):
-            return X.iloc[rows, j].to_numpy()
-        return X[rows, j]
+        """Column j of X: missing entries are NaN in numeric columns (floats
+        out of a DataFrame) and None in the others."""
+        if not _is_frame(X):
+            return X[rows, j]
+        series = X.iloc[rows, j]
+        if self.columns[j].kind in ("float", "int", "bool") and series.dtype.kind != "O":
+            if series.hasnans:
+                return series.to_numpy(dtype=np.float64, na_value=np.nan)
+            return series.to_numpy()
+        values = series.to_numpy(dtype=object)
+        missing = series.isna().to_numpy()
+        if missing.any():
+            values = np.where(missing, None, values)
+        return values
 
     def _group_values(self, X, members, name, rows=slice(None)) -> np.ndarray:
         """The group's columns as an (n, m) array: floats for numeric
@@ -265,11 +287,6 @@ def _describe(X, j: int, is_frame: bool) -> Column:
     name, dtype = X.columns[j], X.dtypes.iloc[j]
     column = Column(name=name, kind="", dtype=dtype)
     series = X.iloc[:, j]
-    if series.isna().any():
-        raise ValueError(
-            f"{column.label.capitalize()} has {int(series.isna().sum())} missing values. "
-            f"Fill them (e.g. sklearn.impute.SimpleImputer) or drop those rows."
-        )
     if pd.api.types.is_bool_dtype(dtype):
         column.kind = "bool"
     elif isinstance(dtype, pd.CategoricalDtype):
@@ -288,8 +305,9 @@ def _describe(X, j: int, is_frame: bool) -> Column:
 
 
 def _object_kind(series, column: Column) -> str:
-    """An object column holds strings (categories), bools, or numbers."""
-    types = {type(v) for v in series}
+    """An object column holds strings (categories), bools, or numbers, and
+    perhaps missing entries."""
+    types = {type(v) for v in series[series.notna()]}
     if types <= {str}:
         return "object"
     if types <= {bool, np.bool_}:
@@ -309,6 +327,9 @@ def _unmodellable(column: Column, why: str) -> ValueError:
 
 
 def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
+    """Values as float64, missing entries (None) as NaN; infinities refused."""
+    if values.dtype == object:
+        values = np.where(_observed(values), values, np.nan)
     try:
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -316,12 +337,23 @@ def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
             f"{column.label.capitalize()} holds values that are not numbers, so "
             f"likelihood={column.likelihood!r} cannot model it. Use 'categorical' for it."
         ) from exc
-    if not np.isfinite(out).all():
+    if np.isinf(out).any():
         raise ValueError(
-            f"{column.label.capitalize()} holds NaN or infinite values. Replace them "
-            f"(e.g. with sklearn.impute.SimpleImputer) or drop those rows."
+            f"{column.label.capitalize()} holds infinite values. Replace them (with "
+            f"NaN, which skvae treats as missing, or a finite value) or drop those rows."
         )
     return out
+
+
+def _observed(values: np.ndarray) -> np.ndarray:
+    """Which entries of a column hold a value: not NaN, not None."""
+    if values.dtype != object:
+        return ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), bool)
+    return np.fromiter(
+        (v is not None and not (isinstance(v, float) and v != v) for v in values),
+        dtype=bool,
+        count=len(values),
+    )
 
 
 def _requested(likelihood, columns: list[Column]) -> dict[int, str]:
@@ -399,7 +431,7 @@ def _auto_likelihood(values: np.ndarray, column: Column) -> str:
 def _scaling(scaling: str, values: np.ndarray) -> str:
     if scaling != "auto":
         return scaling
-    spans = values.max(axis=0) - values.min(axis=0)
+    spans = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
     spans = spans[spans > 0]
     if len(spans) == 0:
         return "feature"

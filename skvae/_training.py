@@ -56,6 +56,9 @@ class TrainingConfig:
     # "float32" or "bfloat16". Likelihood, KL, loss, gradients of the weights
     # and optimizer state are float32 on every path. See resolve_precision.
     precision: str = "auto"
+    # Share of the entries hidden from the encoder at random in each training
+    # batch, while the likelihood still scores them: training to fill gaps.
+    hide_rate: float = 0.0
 
 
 @dataclass
@@ -411,8 +414,12 @@ def train(
                 kl_weight = config.beta
                 if step <= warmup_steps:
                     kl_weight *= step / warmup_steps
+                hide = None
+                if config.hide_rate > 0.0:
+                    hide = torch.rand(xb.shape, generator=noise_gen, device=device)
+                    hide = hide < config.hide_rate
                 with _autocast(precision, device):
-                    log_lik, kl = model(xb, eps)
+                    log_lik, kl = model(xb, eps, hide)
                 loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -2,9 +2,9 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAETransformer
+from skvae import VAEImputer, VAETransformer
 
 
-@parametrize_with_checks([VAETransformer()])
+@parametrize_with_checks([VAETransformer(), VAEImputer()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

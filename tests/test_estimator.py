@@ -284,16 +284,19 @@ def test_unfitted_methods_raise(digits):
             call()
 
 
-@pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "infinity")])
-def test_nan_and_inf_are_refused(fitted, digits, bad, word):
+def test_infinities_are_refused(fitted, digits):
     X = digits[0].copy()
-    X[3, 5] = bad
-    with pytest.raises(ValueError, match=f"Input X contains {word}"):
+    X[3, 5] = np.inf
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         VAETransformer(**FAST).fit(X)
-    with pytest.raises(ValueError, match=f"Input X contains {word}"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         fitted.transform(X)
-    with pytest.raises(ValueError, match=f"Input X contains {word}"):
+    with pytest.raises(ValueError, match="Input X contains infinity"):
         fitted.score_samples(X)
+
+
+@pytest.mark.parametrize("bad, word", [(np.nan, "NaN"), (np.inf, "infinity")])
+def test_codes_must_be_finite(fitted, bad, word):
     Z = np.zeros((2, 4))
     Z[0, 0] = bad
     with pytest.raises(ValueError, match=f"Input Z contains {word}"):

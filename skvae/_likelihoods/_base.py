@@ -15,6 +15,12 @@ sides:
   parameters of the distribution itself (a variance, a dispersion) live on
   the module.
 
+Missing entries are NaN on the host side, in the values and in model units
+alike: ``check`` and ``fit_stats`` look at the observed values only, and
+``to_model`` keeps NaN where the value is missing (``None`` for categories).
+The torch side never sees NaN: the model puts ``fill`` values in the gaps and
+masks their terms out of the likelihood.
+
 Adding a distribution is adding one subclass and registering it in
 ``skvae._likelihoods.LIKELIHOODS``.
 """
@@ -74,8 +80,9 @@ class Likelihood(nn.Module):
 
     @classmethod
     def log_jacobian(cls, values: np.ndarray, stats: Stats) -> np.ndarray:
-        """log |d to_model(x) / dx| summed over the group's columns, per row:
-        add it to a log-density in model units to get one in the data's units."""
+        """log |d to_model(x) / dx| summed over the group's observed columns,
+        per row: add it to a log-density in model units to get one in the
+        data's units."""
         return np.zeros(values.shape[0])
 
     # ------------------------------------------------------------- torch side
@@ -94,6 +101,12 @@ class Likelihood(nn.Module):
         """What the encoder sees of values ``u`` in model units."""
         return u
 
+    def fill(self) -> torch.Tensor:
+        """What the encoder sees in place of a missing entry, in model units,
+        ``(n_columns,)``: 0 by default, the training mean of a standardized
+        column."""
+        return torch.zeros(self.n_columns)
+
     def log_prob(self, u: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """log p(u | raw) per entry, ``(..., n_columns)``."""
         raise NotImplementedError
@@ -102,6 +115,12 @@ class Likelihood(nn.Module):
         """The point estimate in model units, ``(..., n_columns)``: the mean
         (the most probable category for categorical columns)."""
         raise NotImplementedError
+
+    def impute(self, raw: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The point estimate under a mixture of K decoder outputs: ``raw`` is
+        ``(batch, K, n_params)`` and ``weights`` ``(batch, K)`` sums to 1 over
+        K. The weighted mean of the components' means by default."""
+        return (weights.unsqueeze(-1) * self.point(raw)).sum(-2)
 
     def draw(self, raw: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
         """A draw from p(u | raw) in model units, as a float64 array. Noise

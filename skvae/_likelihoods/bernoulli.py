@@ -4,7 +4,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._base import Likelihood, as_numpy
+from ._base import Likelihood, Stats, as_numpy
 
 
 class Bernoulli(Likelihood):
@@ -17,7 +17,7 @@ class Bernoulli(Likelihood):
 
     @classmethod
     def check(cls, values, labels):
-        low, high = values.min(axis=0), values.max(axis=0)
+        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         bad = (low < 0.0) | (high > 1.0)
         if bad.any():
             j = int(np.argmax(bad))
@@ -29,6 +29,13 @@ class Bernoulli(Likelihood):
                 f"pixels, divide by 255; else sklearn.preprocessing.MinMaxScaler), or "
                 f"use likelihood='gaussian'."
             )
+
+    @classmethod
+    def fit_stats(cls, values, **options) -> Stats:
+        return {"n_columns": values.shape[1], "mean": np.nanmean(values, axis=0).tolist()}
+
+    def fill(self):
+        return torch.tensor(self.stats.get("mean", [0.5] * self.n_columns))
 
     def log_prob(self, u, raw):
         # x log p + (1 - x) log(1 - p), computed stably from logits

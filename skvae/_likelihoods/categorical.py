@@ -29,7 +29,7 @@ class Categorical(Likelihood):
     def fit_stats(cls, values, **options) -> Stats:
         categories, frequencies = [], []
         for column in values.T:
-            cats, counts = np.unique(column, return_counts=True)
+            cats, counts = np.unique(column[_observed(column)], return_counts=True)
             categories.append(cats.tolist())
             frequencies.append((counts / counts.sum()).tolist())
         return {"n_columns": values.shape[1], "categories": categories, "frequencies": frequencies}
@@ -39,6 +39,7 @@ class Categorical(Likelihood):
         codes = np.empty(values.shape, dtype=np.float64)
         for j, cats in enumerate(stats["categories"]):
             lookup = {c: i for i, c in enumerate(cats)}
+            lookup[None] = np.nan
             codes[:, j] = [lookup.get(v, -1) for v in values[:, j]]
         return codes
 
@@ -60,6 +61,9 @@ class Categorical(Likelihood):
     def _blocks(self, raw):
         return torch.split(raw + self.log_prior.to(raw.dtype), self.sizes, dim=-1)
 
+    def fill(self):
+        return torch.full((self.n_columns,), -1.0)  # all-zero one-hot, as unseen
+
     def encoder_input(self, u):
         parts = []
         for j, size in enumerate(self.sizes):
@@ -76,6 +80,14 @@ class Categorical(Likelihood):
             columns.append(log_p.gather(-1, code.unsqueeze(-1)).squeeze(-1))
         return torch.stack(columns, dim=-1)
 
+    def impute(self, raw, weights):
+        # the most probable category under the mixture of K decoder outputs
+        codes = []
+        for logits in self._blocks(raw):
+            probs = (weights.unsqueeze(-1) * torch.softmax(logits, dim=-1)).sum(-2)
+            codes.append(probs.argmax(-1).to(raw.dtype))
+        return torch.stack(codes, dim=-1)
+
     def point(self, raw):
         return torch.stack([b.argmax(-1).to(raw.dtype) for b in self._blocks(raw)], dim=-1)
 
@@ -86,3 +98,8 @@ class Categorical(Likelihood):
             u = rng.random(cdf.shape[:-1] + (1,))
             out[..., j] = np.minimum((cdf < u * cdf[..., -1:]).sum(-1), logits.shape[-1] - 1)
         return out
+
+
+def _observed(column: np.ndarray) -> np.ndarray:
+    """Which entries of an object column hold a value (missing ones are None)."""
+    return np.fromiter((v is not None for v in column), dtype=bool, count=len(column))

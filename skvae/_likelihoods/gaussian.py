@@ -24,12 +24,20 @@ MIN_VARIANCE = 1e-2
 
 
 def column_stats(values: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and variance in float64, without a full-size temporary."""
-    mean = values.mean(axis=0, dtype=np.float64)
+    """Per-column mean and variance of the observed (non-NaN) values, in
+    float64, without a full-size temporary."""
+    count, total = np.zeros(values.shape[1]), np.zeros(values.shape[1])
+    for start in range(0, values.shape[0], chunk):
+        block = values[start : start + chunk]
+        observed = ~np.isnan(block)
+        count += observed.sum(axis=0)
+        total += np.where(observed, block, 0.0).sum(axis=0, dtype=np.float64)
+    mean = total / count
     sq = np.zeros(values.shape[1])
     for start in range(0, values.shape[0], chunk):
-        sq += np.square(values[start : start + chunk] - mean).sum(axis=0)
-    return mean, sq / values.shape[0]
+        block = values[start : start + chunk] - mean
+        sq += np.where(np.isnan(block), 0.0, np.square(block)).sum(axis=0)
+    return mean, sq / count
 
 
 def nonzero_scale(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:
@@ -100,7 +108,10 @@ class Gaussian(Likelihood):
 
     @classmethod
     def log_jacobian(cls, values, stats):
-        return np.full(values.shape[0], -float(np.log(stats["scale"]).sum()))
+        log_scale = np.log(stats["scale"])
+        if not np.isnan(values).any():
+            return np.full(values.shape[0], -float(log_scale.sum()))
+        return -(~np.isnan(values) @ log_scale)
 
     def log_var(self) -> torch.Tensor:
         """log variance per column, (n_columns,)."""

@@ -18,7 +18,7 @@ class LogNormal(Gaussian):
 
     @classmethod
     def check(cls, values, labels):
-        bad = ~(values > 0).all(axis=0)
+        bad = ~((values > 0) | np.isnan(values)).all(axis=0)
         if bad.any():
             where = labels[int(np.argmax(bad))]
             raise ValueError(
@@ -46,7 +46,13 @@ class LogNormal(Gaussian):
 
     @classmethod
     def log_jacobian(cls, values, stats):
-        return super().log_jacobian(values, stats) - np.log(values).sum(axis=1)
+        return super().log_jacobian(values, stats) - np.nansum(np.log(values), axis=1)
+
+    def impute(self, raw, weights):
+        # The mixture's mean E[x] = sum_k w_k exp(m + s u_k), back in model units
+        scale = self._constant("scale", raw)
+        log_mean = torch.logsumexp(torch.log(weights).unsqueeze(-1) + scale * self.point(raw), -2)
+        return log_mean / scale
 
     def point(self, raw):
         # E[x] = exp(m + s * (mean + s * var / 2)) in model units u = (log x - m) / s

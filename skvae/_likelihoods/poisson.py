@@ -23,7 +23,7 @@ class Poisson(Likelihood):
 
     @classmethod
     def check(cls, values, labels):
-        bad = ~((values >= 0) & (values == np.round(values))).all(axis=0)
+        bad = ~((values >= 0) & (values == np.round(values)) | np.isnan(values)).all(axis=0)
         if bad.any():
             raise ValueError(
                 f"{labels[int(np.argmax(bad))].capitalize()} holds values that are not "
@@ -34,15 +34,19 @@ class Poisson(Likelihood):
     @classmethod
     def fit_stats(cls, values, **options) -> Stats:
         log1p = np.log1p(values)
-        scale = log1p.std(axis=0)
+        scale = np.nanstd(log1p, axis=0)
         return {
             "n_columns": values.shape[1],
-            "log_mean": np.log(values.mean(axis=0) + 0.5).tolist(),
-            "log1p_mean": log1p.mean(axis=0).tolist(),
+            "log_mean": np.log(np.nanmean(values, axis=0) + 0.5).tolist(),
+            "log1p_mean": np.nanmean(log1p, axis=0).tolist(),
             "log1p_scale": np.where(scale > 0, scale, 1.0).tolist(),
             # log of a rate no decoder should exceed: guards exp() in float32
-            "log_max": np.log(10.0 * values.max(axis=0) + 10.0).tolist(),
+            "log_max": np.log(10.0 * np.nanmax(values, axis=0) + 10.0).tolist(),
         }
+
+    def fill(self):
+        # the column's training mean (log_mean is log(mean + 1/2))
+        return torch.exp(torch.tensor(self.stats["log_mean"])) - 0.5
 
     def encoder_input(self, u):
         return (torch.log1p(u) - self.log1p_mean) / self.log1p_scale

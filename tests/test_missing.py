@@ -1,0 +1,183 @@
+"""Missing values: VAETransformer on data with gaps, and VAEImputer."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+
+from skvae import VAEImputer, VAETransformer
+
+from .conftest import FAST
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _holes(shape, rate, seed):
+    return np.random.RandomState(seed).uniform(size=shape) < rate
+
+
+@pytest.fixture(scope="module")
+def wine_gaps():
+    X, _ = load_wine(return_X_y=True)
+    X = X.copy()
+    X[_holes(X.shape, 0.2, 0)] = np.nan
+    return X
+
+
+@pytest.fixture(scope="module")
+def frame():
+    """A mixed table with gaps in every column kind."""
+    rng = np.random.RandomState(0)
+    n = 240
+    age = rng.uniform(18, 80, n)
+    df = pd.DataFrame(
+        {
+            "age": age,
+            "kids": pd.array(rng.poisson(0.04 * age), dtype="Int64"),
+            "income": np.exp(rng.normal(10 + 0.01 * age, 0.8)),
+            "owner": pd.array(rng.uniform(size=n) < age / 100, dtype="boolean"),
+            "city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype=object),
+            "plan": pd.Categorical(rng.choice(["basic", "pro"], n)),
+        }
+    )
+    holes = _holes(df.shape, 0.15, 1)
+    for j, column in enumerate(df.columns):
+        df.loc[holes[:, j], column] = None
+    return df
+
+
+@pytest.fixture(scope="module")
+def imputer(frame):
+    return VAEImputer(VAETransformer(n_components=3, **FAST), random_state=0).fit(frame)
+
+
+# ------------------------------------------------------------ VAETransformer
+
+
+def test_fit_on_gaps_gives_codes_and_scores_for_rows_with_gaps(wine_gaps):
+    vae = VAETransformer(n_components=3, **FAST).fit(wine_gaps)
+    assert vae.module_.config.missing_indicators
+    Z = vae.transform(wine_gaps)
+    scores = vae.score_samples(wine_gaps)
+    assert np.isfinite(Z).all() and np.isfinite(scores).all()
+    # a row's score counts its observed entries only: hiding one more changes it
+    row = wine_gaps[:1].copy()
+    column = int(np.flatnonzero(~np.isnan(row[0]))[0])
+    fewer = row.copy()
+    fewer[0, column] = np.nan
+    assert vae.score_samples(fewer)[0] != vae.score_samples(row)[0]
+
+
+def test_a_model_fitted_without_gaps_still_takes_rows_with_gaps(fitted, digits):
+    X = digits[0][:20].copy()
+    X[:, ::3] = np.nan
+    assert not fitted.module_.config.missing_indicators
+    assert np.isfinite(fitted.transform(X)).all()
+    assert np.isfinite(fitted.score_samples(X)).all()
+
+
+def test_nan_none_and_pd_na_are_alike(frame):
+    vae = VAETransformer(n_components=2, **FAST).fit(frame)
+    as_none = frame.astype({"age": object, "income": object})
+    as_none = as_none.where(frame.notna(), None)
+    as_na = frame.astype({"age": "Float64", "income": "Float64"})
+    Z = vae.transform(frame)
+    np.testing.assert_array_equal(vae.transform(as_none), Z)
+    np.testing.assert_array_equal(vae.transform(as_na), Z)
+
+
+def test_an_entirely_missing_column_is_refused_by_name(frame):
+    with pytest.raises(ValueError, match="Column 'age' has no observed value"):
+        VAETransformer(**FAST).fit(frame.assign(age=np.nan))
+    X = np.ones((30, 3))
+    X[:, 1] = np.nan
+    with pytest.raises(ValueError, match="Column 1 has no observed value"):
+        VAETransformer(**FAST).fit(X)
+
+
+def test_entirely_missing_rows_are_fitted_and_encoded(wine_gaps):
+    X = wine_gaps.copy()
+    X[:5] = np.nan
+    vae = VAETransformer(n_components=2, **FAST).fit(X)
+    Z = vae.transform(X[:5])
+    assert np.isfinite(Z).all()
+    np.testing.assert_allclose(Z, Z[:1].repeat(5, axis=0))  # nothing known: one code
+
+
+def test_infinities_name_the_column(frame):
+    with pytest.raises(ValueError, match="Column 'income' holds infinite values"):
+        VAETransformer(**FAST).fit(frame.assign(income=np.inf))
+
+
+# ------------------------------------------------------------------ VAEImputer
+
+
+def test_imputer_fills_gaps_and_keeps_observed_entries_bitwise(wine_gaps):
+    imputer = VAEImputer(VAETransformer(n_components=3, **FAST), random_state=0)
+    filled = imputer.fit_transform(wine_gaps)
+    observed = ~np.isnan(wine_gaps)
+    assert filled.dtype == np.float64 and not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[observed], wine_gaps[observed])
+    filled32 = imputer.transform(wine_gaps.astype(np.float32))
+    assert filled32.dtype == np.float32
+    np.testing.assert_array_equal(filled32[observed], wine_gaps.astype(np.float32)[observed])
+
+
+def test_imputer_dataframe_round_trip_keeps_columns_and_dtypes(frame, imputer):
+    filled = imputer.transform(frame)
+    assert list(filled.columns) == list(frame.columns)
+    assert (filled.dtypes == frame.dtypes).all()
+    assert not filled.isna().any().any()
+    observed = frame.notna().to_numpy()
+    for j, column in enumerate(frame.columns):
+        kept = filled[column][observed[:, j]]
+        pd.testing.assert_series_equal(kept, frame[column][observed[:, j]])
+    assert set(filled["city"]) <= {"paris", "lyon", "nice"}
+    assert (filled["kids"] >= 0).all()
+
+
+def test_imputer_point_estimates_are_deterministic(frame, imputer):
+    pd.testing.assert_frame_equal(imputer.transform(frame), imputer.transform(frame))
+    again = VAEImputer(VAETransformer(n_components=3, **FAST), random_state=0).fit(frame)
+    pd.testing.assert_frame_equal(again.transform(frame), imputer.transform(frame))
+
+
+def test_posterior_draws_repeat_with_an_int_seed_and_vary_across_seeds(frame, imputer):
+    def draws(seed):
+        return imputer.set_params(sample_posterior=True, random_state=seed).transform(frame)
+
+    try:
+        pd.testing.assert_frame_equal(draws(1), draws(1))
+        assert not draws(1).equals(draws(2))
+        observed = frame.notna()
+        assert draws(2)[observed].equals(frame[observed])
+    finally:
+        imputer.set_params(sample_posterior=False, random_state=0)
+
+
+def test_imputer_fills_entirely_missing_rows(wine_gaps):
+    X = wine_gaps.copy()
+    X[:3] = np.nan
+    filled = VAEImputer(VAETransformer(n_components=2, **FAST), random_state=0).fit_transform(X)
+    assert np.isfinite(filled[:3]).all()
+
+
+def test_missing_values_placeholder_and_indicator(wine_gaps):
+    X = np.where(np.isnan(wine_gaps), -1.0, wine_gaps)
+    imputer = VAEImputer(
+        VAETransformer(n_components=2, **FAST), missing_values=-1.0, add_indicator=True
+    )
+    out = imputer.fit_transform(X)
+    n = X.shape[1]
+    assert out.shape == (X.shape[0], 2 * n)  # every wine column has gaps
+    np.testing.assert_array_equal(out[:, n:], np.isnan(wine_gaps))
+    assert (out[:, :n] != -1.0).all()
+    names = imputer.get_feature_names_out()
+    assert names[0] == "x0" and names[n] == "missingindicator_x0"
+
+
+def test_imputer_pickles(frame, imputer):
+    again = pickle.loads(pickle.dumps(imputer))
+    pd.testing.assert_frame_equal(again.transform(frame), imputer.transform(frame))
