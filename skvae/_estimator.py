@@ -31,6 +31,7 @@ from sklearn.utils.validation import (
 
 from ._likelihoods import LIKELIHOODS
 from ._model import VAE, ColumnGroup, VAEConfig
+from ._rows import InMemoryRows
 from ._sampling import draw_codes, fit_code_mixture
 from ._table import Table, _is_frame
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
@@ -540,9 +541,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
-            Xt,
-            torch.as_tensor(train_index, device=device),
-            None if val_index is None else torch.as_tensor(val_index, device=device),
+            InMemoryRows(Xt, torch.as_tensor(train_index, device=device)),
+            None if val_index is None else (Xt, torch.as_tensor(val_index, device=device)),
             TrainingConfig(
                 batch_size=self._batch_size(len(train_index)),
                 learning_rate=self.learning_rate_init,

@@ -1,9 +1,10 @@
 """The fit loop: batches, optimizer, precision, KL schedule, early stopping,
 progress, and the posterior statistics of the fitted model.
 
-Pure torch, no scikit-learn. The data arrive as one tensor on the training
-device; each epoch shuffles an index, draws the epoch's reparameterization
-noise in one call, and slices batches from both. Inside an epoch the loop
+Pure torch, no scikit-learn. The data come from a rows source
+(``skvae/_rows.py``): one tensor on the training device, or chunks of an
+array streamed from outside memory. Each epoch shuffles the rows, draws the
+reparameterization noise a block at a time, and slices batches from both. Inside an epoch the loop
 issues only the work of a training step (gather, forward, backward, one fused
 optimizer kernel) and syncs with the host once, at the epoch's end (and, on
 a terminal with ``verbose=1``, at most five times a second to redraw the bar).
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ._latent import training_loss
+from ._rows import InMemoryRows, StreamedRows
 
 # Rows per forward pass when evaluating without gradients (validation, transform).
 EVAL_BATCH_SIZE = 4096
@@ -82,6 +84,7 @@ class TrainingResult:
     # whatever else a fit derives from them (a density of the codes).
     codes: torch.Tensor | None = None
     n_iter: int = 0
+    n_steps: int = 0  # optimizer steps taken, counting those before this call
     stopped_early: bool = False
     interrupted: bool = False
     # The precision the fit ran in: "float32" or "bfloat16" ("auto" resolved).
@@ -232,9 +235,9 @@ def evaluate_objective(
 
 @torch.inference_mode()
 def posterior_statistics(
-    model: torch.nn.Module, X: torch.Tensor, index: torch.Tensor
+    model: torch.nn.Module, rows: "InMemoryRows | StreamedRows"
 ) -> tuple[list[float], list[float], torch.Tensor]:
-    """Per latent dimension, over the rows ``X[index]``: the variance of the
+    """Per latent dimension, over the training rows: the variance of the
     posterior mean mu(x) (the active-units statistic) and the mean KL of
     q(z|x) from the prior, in closed form; and the codes mu(x) themselves,
     (len(index), n_components) float32 on the CPU.
@@ -245,22 +248,24 @@ def posterior_statistics(
     """
     model.eval()
     n_components = model.config.n_components
-    n = len(index)
+    n = rows.n_rows
     codes = torch.empty((n, n_components), dtype=torch.float32)
     if n == 0:
         return [math.nan] * n_components, [math.nan] * n_components, codes
-    acc = torch.zeros(3, n_components, device=X.device, dtype=torch.float64)
-    shift = None
-    for start in range(0, n, EVAL_BATCH_SIZE):
-        mu, log_var = model.encode(X.index_select(0, index[start : start + EVAL_BATCH_SIZE]))
-        codes[start : start + len(mu)] = mu
-        mu, log_var = mu.double(), log_var.double()
-        if shift is None:
-            shift = mu.mean(0)
-        centered = mu - shift
-        acc[0] += centered.sum(0)
-        acc[1] += centered.square().sum(0)
-        acc[2] += (mu.square() + log_var.exp() - 1.0 - log_var).sum(0)
+    acc, shift, done = None, None, 0
+    for X, index in rows.parts(None):
+        for start in range(0, len(index), EVAL_BATCH_SIZE):
+            mu, log_var = model.encode(X.index_select(0, index[start : start + EVAL_BATCH_SIZE]))
+            codes[done : done + len(mu)] = mu
+            done += len(mu)
+            mu, log_var = mu.double(), log_var.double()
+            if shift is None:
+                shift = mu.mean(0)
+                acc = torch.zeros(3, n_components, device=mu.device, dtype=torch.float64)
+            centered = mu - shift
+            acc[0] += centered.sum(0)
+            acc[1] += centered.square().sum(0)
+            acc[2] += (mu.square() + log_var.exp() - 1.0 - log_var).sum(0)
     mean = acc[0] / n
     variance = (acc[1] / n - mean.square()).clamp_(min=0.0)
     kl = 0.5 * acc[2] / n
@@ -287,7 +292,7 @@ class _Progress:
         self.bar = verbose == 1 and stream is not None and _isatty(stream)
         self.drawn = False
 
-    def batch(self, epoch: int, losses: list[torch.Tensor], batch_rows: torch.Tensor) -> None:
+    def batch(self, epoch: int, losses: list[torch.Tensor], batch_rows: list[float]) -> None:
         """Mid-epoch: redraw the bar with the running mean of the epoch's batch
         losses so far (model units), ``batch_rows`` rows per batch."""
         if not self.bar:
@@ -297,7 +302,7 @@ class _Progress:
             return
         self.last_draw = now
         # A host sync, only on a terminal and at most five times a second.
-        seen = batch_rows[: len(losses)]
+        seen = torch.tensor(batch_rows, dtype=torch.float64, device=losses[0].device)
         loss = (torch.stack(losses).double() @ seen / seen.sum()).item() - self.nats_offset
         self._draw(epoch + len(losses) / self.n_batches, loss, now)
 
@@ -349,43 +354,45 @@ def _write(text: str) -> None:
 
 def train(
     model: torch.nn.Module,
-    X: torch.Tensor,
-    train_index: torch.Tensor,
-    val_index: torch.Tensor | None,
+    rows: InMemoryRows | StreamedRows,
+    validation: tuple[torch.Tensor, torch.Tensor] | None,
     config: TrainingConfig,
     seed: int,
+    optimizer: torch.optim.Optimizer | None = None,
+    first_step: int = 0,
 ) -> TrainingResult:
-    """Fit ``model`` in place on the rows ``X[train_index]`` with Adam.
+    """Fit ``model`` in place on the training ``rows`` with Adam.
 
-    With ``val_index`` the fit stops once the validation ELBO has not improved
-    by ``tol`` for ``n_iter_no_change`` epochs and the best weights are
-    restored; without it, once the training loss has not improved by ``tol``
-    for as long. A KeyboardInterrupt ends the fit with the best weights so far
-    and ``interrupted=True``. A non-finite loss raises NonFiniteLossError.
-    After the fit, one encoder pass over the training rows gives the kept
-    weights' codes of those rows, and per latent dimension their true KL and
-    the variance of the posterior mean.
+    With ``validation``, a tensor and the indices of its held-out rows, the
+    fit stops once the held-out objective has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs and the best weights are restored; without
+    it, once the training loss has not improved by ``tol`` for as long.
+    ``optimizer`` and ``first_step`` continue an earlier call (partial_fit):
+    Adam's moments and the KL warm-up carry on. A KeyboardInterrupt ends the
+    fit with the best weights so far and ``interrupted=True``. A non-finite
+    loss raises NonFiniteLossError. After the fit, one encoder pass over the
+    training rows gives the kept weights' codes of those rows, and per latent
+    dimension their true KL and the variance of the posterior mean.
 
     The same ``seed``, data, config and machine give bitwise identical weights
     on each precision path.
     """
-    device = X.device
+    device = next(model.parameters()).device
     precision = resolve_precision(config.precision, device)
     shuffle_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
-    optimizer = make_optimizer(model.parameters(), config.learning_rate)
-    n_train = len(train_index)
+    if optimizer is None:
+        optimizer = make_optimizer(model.parameters(), config.learning_rate)
+    n_train = rows.n_rows
     batch_size = min(config.batch_size, n_train)
     n_batches = math.ceil(n_train / batch_size)
     n_components = model.config.n_components
     # Rows of noise per draw: whole batches, at most _NOISE_BLOCK numbers.
     noise_rows = batch_size * max(1, _NOISE_BLOCK // (batch_size * n_components))
-    # Rows per batch, to weigh the batch losses into the epoch's mean.
-    batch_rows = torch.full((n_batches,), float(batch_size), dtype=torch.float64, device=device)
-    batch_rows[-1] = n_train - (n_batches - 1) * batch_size
     warmup_steps = config.kl_warmup * n_batches
     val_eps = None
-    if val_index is not None:
+    if validation is not None:
+        X_val, val_index = validation
         val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
     result = TrainingResult(precision=precision)
@@ -395,40 +402,45 @@ def train(
     kept_state = _snapshot(model)
     best_value = -math.inf  # validation score, or minus the training loss
     no_improvement = 0
-    step = 0
+    step = first_step
     try:
         for epoch in range(1, config.max_iter + 1):
             started = time.perf_counter()
             model.train()
-            order = train_index[torch.randperm(n_train, generator=shuffle_gen).to(device)]
             losses = []  # batch losses, 0-d tensors left on the device
-            for batch in range(n_batches):
-                start = batch * batch_size
-                if start % noise_rows == 0:
-                    rows = min(noise_rows, n_train - start)
-                    noise = torch.randn((rows, n_components), generator=noise_gen, device=device)
-                offset = start % noise_rows
-                xb = X.index_select(0, order[start : start + batch_size])
-                eps = noise[offset : offset + batch_size]
-                step += 1
-                kl_weight = config.beta
-                if step <= warmup_steps:
-                    kl_weight *= step / warmup_steps
-                hide = None
-                if config.hide_rate > 0.0:
-                    hide = torch.rand(xb.shape, generator=noise_gen, device=device)
-                    hide = hide < config.hide_rate
-                with _autocast(precision, device):
-                    log_lik, kl = model(xb, eps, hide)
-                loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.detach())
-                if progress.bar:
-                    progress.batch(epoch - 1, losses, batch_rows)
+            sizes = []  # rows per batch, to weigh the losses into the epoch's mean
+            for X, order in rows.parts(shuffle_gen):
+                n_part = len(order)
+                for start in range(0, n_part, batch_size):
+                    if start % noise_rows == 0:
+                        size = min(noise_rows, n_part - start)
+                        noise = torch.randn(
+                            (size, n_components), generator=noise_gen, device=device
+                        )
+                    offset = start % noise_rows
+                    xb = X.index_select(0, order[start : start + batch_size])
+                    eps = noise[offset : offset + batch_size]
+                    step += 1
+                    kl_weight = config.beta
+                    if step <= warmup_steps:
+                        kl_weight *= step / warmup_steps
+                    with _autocast(precision, device):
+                        if config.hide_rate > 0.0:
+                            hide = torch.rand(xb.shape, generator=noise_gen, device=device)
+                            log_lik, kl = model(xb, eps, hide < config.hide_rate)
+                        else:
+                            log_lik, kl = model(xb, eps)
+                    loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(loss.detach())
+                    sizes.append(float(len(xb)))
+                    if progress.bar:
+                        progress.batch(epoch - 1, losses, sizes)
 
             # The one host sync of an epoch.
+            batch_rows = torch.tensor(sizes, dtype=torch.float64, device=device)
             epoch_loss = (torch.stack(losses).double() @ batch_rows).item() / n_train
             if not math.isfinite(epoch_loss):
                 raise _diverged(epoch, epoch_loss, config)
@@ -436,9 +448,11 @@ def train(
             result.n_iter = epoch
 
             score = None
-            if val_index is not None:
+            if validation is not None:
                 score = (
-                    evaluate_objective(model, X, val_index, val_eps, config.beta, config.free_bits)
+                    evaluate_objective(
+                        model, X_val, val_index, val_eps, config.beta, config.free_bits
+                    )
                     + config.nats_offset
                 )
                 if not math.isfinite(score):
@@ -451,14 +465,14 @@ def train(
                 result.best_epoch = epoch
             progress.epoch(epoch, result.loss_curve[-1], score, time.perf_counter() - started)
 
-            if val_index is None and epoch <= config.kl_warmup:
+            if validation is None and epoch <= config.kl_warmup:
                 # The training objective itself moves while the KL weight rises.
                 best_value, no_improvement = value, 0
                 continue
             no_improvement = no_improvement + 1 if value < best_value + config.tol else 0
             if value > best_value:
                 best_value = value
-                if val_index is not None:
+                if validation is not None:
                     kept_state = _snapshot(model)
                     result.best_epoch = epoch
             if no_improvement > config.n_iter_no_change:
@@ -469,13 +483,12 @@ def train(
     finally:
         progress.close()
 
-    if val_index is not None or result.interrupted:
+    if validation is not None or result.interrupted:
         # An interrupt can land halfway through an optimizer step.
         model.load_state_dict(kept_state)
     if not _weights_are_finite(model):
         raise _diverged(result.n_iter, math.nan, config)
-    result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(
-        model, X, train_index
-    )
+    result.n_steps = step
+    result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(model, rows)
     model.eval()
     return result

@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skvae import NonFiniteLossError, VAETransformer
+from skvae._rows import InMemoryRows
 from skvae._training import (
     TrainingConfig,
     _Progress,
@@ -242,9 +243,8 @@ def _tiny_fit(X, precision, seed=0, **config):
     params = dict(batch_size=64, learning_rate=1e-2, max_iter=3, tol=0.0, n_iter_no_change=99)
     result = train(
         model,
-        X,
-        torch.arange(1500),
-        torch.arange(1500, len(X)),
+        InMemoryRows(X, torch.arange(1500)),
+        (X, torch.arange(1500, len(X))),
         TrainingConfig(**{**params, "precision": precision, **config}),
         seed=seed,
     )
@@ -298,7 +298,7 @@ def test_posterior_statistics_report_dead_dimensions(digits_unit):
     with torch.no_grad():
         model.mu_head.weight[[1, 3]] = 0.0
         model.mu_head.bias[[1, 3]] = 0.5
-    variance, kl, codes = posterior_statistics(model, X, torch.arange(1500))
+    variance, kl, codes = posterior_statistics(model, InMemoryRows(X, torch.arange(1500)))
     assert variance[1] == variance[3] == 0.0
     assert variance[0] > 0.01 and variance[2] > 0.01
     with torch.no_grad():
@@ -315,4 +315,7 @@ def test_kl_per_component_is_the_true_kl_without_free_bits(digits_unit):
     X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
     model, result = _tiny_fit(X, "float32", free_bits=50.0)
     assert max(result.kl_per_component) < 50.0
-    assert result.kl_per_component == posterior_statistics(model, X, torch.arange(1500))[1]
+    assert (
+        result.kl_per_component
+        == posterior_statistics(model, InMemoryRows(X, torch.arange(1500)))[1]
+    )
