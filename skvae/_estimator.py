@@ -11,6 +11,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse
 import torch
 from sklearn.base import (
     BaseEstimator,
@@ -31,10 +32,10 @@ from sklearn.utils.validation import (
 
 from ._likelihoods import LIKELIHOODS
 from ._model import VAE, ColumnGroup, VAEConfig
-from ._rows import InMemoryRows
+from ._rows import InMemoryRows, StreamedRows
 from ._sampling import draw_codes, fit_code_mixture
 from ._table import Table, _is_frame
-from ._training import EVAL_BATCH_SIZE, TrainingConfig, train
+from ._training import EVAL_BATCH_SIZE, TrainingConfig, make_optimizer, train
 from ._version import __version__
 
 # A latent dimension is active when its posterior mean varies over the data
@@ -44,6 +45,47 @@ ACTIVE_VARIANCE = 0.01
 # Seed of the noise shared by every row in score_samples: fixed, so that scores
 # are deterministic and a row's score does not depend on the rows beside it.
 _SCORE_NOISE_SEED = 0
+
+
+# A streamed fit validates on at most this many of its held-out rows, copied
+# into memory once.
+MAX_STREAMED_VALIDATION = 16384
+
+
+def _is_out_of_core(X) -> bool:
+    """A memmap, or an array-like that is not a numpy array nor a DataFrame
+    but can be sliced by rows (dask, zarr, h5py): fit streams it in chunks."""
+    if isinstance(X, np.memmap):
+        return True
+    if isinstance(X, np.ndarray) or _is_frame(X) or not hasattr(X, "__getitem__"):
+        return False
+    if scipy.sparse.issparse(X):  # validate_data refuses it, with the fix
+        return False
+    return getattr(X, "ndim", None) == 2 and hasattr(X, "dtype")
+
+
+class _Materialized:
+    """An out-of-core array whose row slices come back as numpy arrays, checked
+    to be finite floats; the array itself is never read whole."""
+
+    def __init__(self, source):
+        if np.dtype(source.dtype).kind != "f":
+            raise ValueError(
+                f"fit streams arrays that are not in memory (here a "
+                f"{type(source).__name__}), and needs them as floats, not "
+                f"{source.dtype}: store the data as float32 (e.g. "
+                f"np.lib.format.open_memmap(path, dtype=np.float32, ...))."
+            )
+        self.source, self.shape, self.dtype, self.ndim = source, source.shape, source.dtype, 2
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        block = np.asarray(self.source[key])
+        if np.isinf(block).any():
+            raise ValueError("Input X contains infinity: replace it with NaN or a finite value.")
+        return block
 
 
 def _has_nan(U: np.ndarray, chunk: int = 8192) -> bool:
@@ -315,7 +357,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         information about x: the posterior has collapsed to the prior there.
 
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (by ``partial_fit``: the number of calls).
+
+    n_samples_seen_ : int
+        Rows processed in training, each pass counted: training rows times
+        epochs after ``fit``; the sum of the batches' rows over
+        ``partial_fit`` calls.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -505,22 +552,47 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """Fit on X. The model gets missing-value indicators when X has gaps
         or ``missing_indicators`` asks for them, and training hides a share
         ``hide_rate`` of the observed entries from the encoder (VAEImputer's
-        training for filling gaps)."""
+        training for filling gaps). An array that is not in memory (a memmap,
+        a dask or zarr array) is streamed in chunks, never copied whole."""
         self._check_n_components()
         warm = self.warm_start and hasattr(self, "module_")
-        X = self._check_input(X, reset=not warm)
+        streamed = _is_out_of_core(X)
+        X = _Materialized(X) if streamed else self._check_input(X, reset=not warm)
+        if streamed:
+            _check_n_features(self, X, reset=not warm)
         n_samples = X.shape[0]
-        table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling)
-        hidden = self._hidden_sizes()
+        table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling, streamed)
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
-        config = VAEConfig(self.n_components, hidden, tuple(table.groups))
+        config = VAEConfig(self.n_components, self._hidden_sizes(), tuple(table.groups))
 
         train_index, val_index = self._split(n_samples, rng)
-        # One float32 copy of X in the model's units (NaN in the gaps): the
-        # only copy fit makes.
-        U = table.to_model(X, dtype=np.float32)
-        if missing_indicators or _has_nan(U) or (warm and self.module_.config.missing_indicators):
+        if streamed:
+            rows = StreamedRows(
+                X,
+                train_index,
+                lambda block: table.to_model(block, dtype=np.float32),
+                device,
+                table.n_features,
+            )
+            has_gaps = _has_nan(X)
+            validation = None
+            if val_index is not None:
+                held_out = val_index[:MAX_STREAMED_VALIDATION]
+                validation = (rows.take(held_out), torch.arange(len(held_out), device=device))
+            head = X[: rows.chunk_rows]
+        else:
+            # One float32 copy of X in the model's units (NaN in the gaps): the
+            # only copy fit makes.
+            U = table.to_model(X, dtype=np.float32)
+            has_gaps = _has_nan(U)
+            Xt = torch.from_numpy(U).to(device)
+            rows = InMemoryRows(Xt, torch.as_tensor(train_index, device=device))
+            validation = None
+            if val_index is not None:
+                validation = (Xt, torch.as_tensor(val_index, device=device))
+            head = X
+        if missing_indicators or has_gaps or (warm and self.module_.config.missing_indicators):
             config = dataclasses.replace(config, missing_indicators=True)
         if warm:
             if self.module_.config.architecture() != config.architecture():
@@ -535,27 +607,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             init = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
             model = VAE(config, init).to(device)
 
-        Xt = torch.from_numpy(U).to(device)
-        # log |d(model units)/dx|, averaged: reported figures are in X's units.
-        nats_offset = float(table.log_jacobian(X).mean())
         max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
-            InMemoryRows(Xt, torch.as_tensor(train_index, device=device)),
-            None if val_index is None else (Xt, torch.as_tensor(val_index, device=device)),
-            TrainingConfig(
-                batch_size=self._batch_size(len(train_index)),
-                learning_rate=self.learning_rate_init,
-                max_iter=max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                beta=self.beta,
-                kl_warmup=0 if warm else self.kl_warmup,
-                free_bits=self.free_bits,
-                verbose=self.verbose,
-                nats_offset=nats_offset,
-                precision=self.precision,
-                hide_rate=hide_rate,
+            rows,
+            validation,
+            self._training_config(
+                table, head, len(train_index), max_iter, warm=warm, hide_rate=hide_rate
             ),
             seed=int(rng.randint(2**31 - 1)),
         )
@@ -575,34 +633,146 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 ConvergenceWarning,
                 stacklevel=3,
             )
-
-        self.module_ = model
-        self.table_ = table
-        self.likelihoods_ = table.likelihoods()
-        self.mean_, self.scale_ = self._gaussian_scaling(table)
+        # A new fit: a later partial_fit starts a fresh optimizer.
+        for key in ("_optimizer", "_partial_seed", "_n_steps"):
+            self.__dict__.pop(key, None)
         self.loss_curve_ = result.loss_curve
         self.validation_scores_ = result.validation_scores if val_index is not None else None
         self.best_validation_score_ = (
             max(result.validation_scores) if result.validation_scores else None
         )
-        # Most active latent dimension first, as PCA orders its components.
+        self.n_iter_ = result.n_iter
+        self.n_samples_seen_ = len(train_index) * result.n_iter
+        order = self._set_model(model, table, result, X)
+        if streamed:
+            codes = result.codes.double().numpy()[:, order]
+        else:
+            codes = self._training_codes(Xt, train_index)
+        self.code_mixture_ = fit_code_mixture(codes, int(rng.randint(2**31 - 1)))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of minibatch updates over the rows of X.
+
+        The first call (on an unfitted estimator) fixes what a fit fixes from
+        the data: the number and names of the features, each column's
+        likelihood and the scaling statistics, all from this first batch of
+        rows, so it should be representative (a shuffled chunk, not the rows
+        of one class or one month). Later calls continue the same model and
+        optimizer state (Adam's moments, the KL warm-up); ``n_iter_`` counts
+        the calls, ``loss_curve_`` gets one value per call and
+        ``n_samples_seen_`` the rows seen. No rows are held out and nothing
+        stops early: the caller decides when to stop. After a ``fit``,
+        partial_fit continues that fit's model with a fresh optimizer.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            A batch of training rows, with the columns of the first call.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : VAETransformer
+            The estimator, updated.
+        """
+        first = not hasattr(self, "module_")
+        if first:
+            self._check_n_components()
+        X = self._check_input(X, reset=first)
+        if first:
+            table = Table.fit(X, self.likelihood, self.scaling)
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+            U = table.to_model(X, dtype=np.float32)
+            config = VAEConfig(
+                self.n_components, self._hidden_sizes(), tuple(table.groups), _has_nan(U)
+            )
+            model = VAE(config, torch.Generator().manual_seed(seed))
+            model = model.to(_resolve_device(self.device))
+            self._partial_seed, self.n_samples_seen_, self.loss_curve_ = seed, 0, []
+            self.n_iter_, self.validation_scores_, self.best_validation_score_ = 0, None, None
+        else:
+            table, model = self.table_, self.module_
+            if not hasattr(self, "_partial_seed"):  # continuing a fit
+                seed = check_random_state(self.random_state).randint(2**31 - 1)
+                self._partial_seed = int(seed)
+            U = table.to_model(X, dtype=np.float32)
+            if _has_nan(U) and not model.config.missing_indicators:
+                raise ValueError(
+                    "X has missing values, but the model was built by a first "
+                    "partial_fit call (or a fit) on rows without any, so it has no "
+                    "missing-value inputs. Start again with a first batch that has "
+                    "gaps, or fill them first."
+                )
+        device = next(model.parameters()).device
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is None:
+            optimizer = make_optimizer(model.parameters(), self.learning_rate_init)
+            self._n_steps = 0
+        Xt = torch.from_numpy(U).to(device)
+        result = train(
+            model,
+            InMemoryRows(Xt, torch.arange(len(Xt), device=device)),
+            None,
+            self._training_config(table, X, len(Xt), 1, warm=False),
+            seed=self._partial_seed + self.n_iter_,
+            optimizer=optimizer,
+            first_step=self._n_steps,
+        )
+        self._optimizer, self._n_steps = optimizer, result.n_steps
+        self.n_samples_seen_ += len(Xt)
+        self.n_iter_ += 1
+        self.loss_curve_ = [*self.loss_curve_, *result.loss_curve]
+        order = self._set_model(model, table, result, X, optimizer)
+        codes = result.codes.double().numpy()[:, order]
+        self.code_mixture_ = fit_code_mixture(codes, self._partial_seed + self.n_iter_)
+        return self
+
+    def _training_config(self, table, X, n_train, max_iter, warm, hide_rate=0.0):
+        return TrainingConfig(
+            batch_size=self._batch_size(n_train),
+            learning_rate=self.learning_rate_init,
+            max_iter=max_iter,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            beta=self.beta,
+            kl_warmup=0 if warm else self.kl_warmup,
+            free_bits=self.free_bits,
+            verbose=self.verbose,
+            # log |d(model units)/dx|, averaged: reported figures are in X's units.
+            nats_offset=float(table.log_jacobian(X).mean()),
+            precision=self.precision,
+            hide_rate=hide_rate,
+        )
+
+    def _set_model(self, model, table, result, X, optimizer=None) -> np.ndarray:
+        """Keep the trained model and what it reports; returns the order its
+        latent dimensions were put in (most active first, as PCA orders its
+        components)."""
         variance = np.asarray(result.mu_variance, dtype=np.float64)
         order = np.argsort(-variance, kind="stable")
-        model.permute_latents(torch.as_tensor(order, device=device))
+        device = next(model.parameters()).device
+        model.permute_latents(torch.as_tensor(order, device=device), optimizer)
+        self.module_ = model
+        self.table_ = table
+        self.likelihoods_ = table.likelihoods()
+        self.mean_, self.scale_ = self._gaussian_scaling(table)
         self.latent_variance_ = variance[order]
         self.n_active_components_ = int(np.sum(self.latent_variance_ > ACTIVE_VARIANCE))
         self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)[order]
         self.precision_ = result.precision
-        self.n_iter_ = result.n_iter
         # A dtype's name, not the dtype: the state stays plain data for skops.
         self._fit_dtype = "float64" if table.is_frame else X.dtype.name
         self._inference_module = self._make_inference_module()
-        self.code_mixture_ = self._fit_code_mixture(Xt, train_index, rng)
-        return self
+        return order
 
-    def _fit_code_mixture(self, Xt: torch.Tensor, train_index, rng) -> dict:
-        """The density of the training rows' codes, that ``sample`` draws from."""
-        codes = np.concatenate(
+    def _training_codes(self, Xt: torch.Tensor, train_index) -> np.ndarray:
+        """The training rows' codes, from the inference module (float64 on the
+        CPU), for the density that ``sample`` draws codes from."""
+        return np.concatenate(
             [
                 self._batched(
                     Xt[torch.as_tensor(chunk, device=Xt.device)].cpu().numpy(),
@@ -612,7 +782,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 for chunk in np.array_split(train_index, max(1, len(train_index) // 65536 + 1))
             ]
         )
-        return fit_code_mixture(codes, int(rng.randint(2**31 - 1)))
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size != "auto":
@@ -974,6 +1143,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 },
                 "device": str(next(module.parameters()).device),
             }
+        optimizer = state.pop("_optimizer", None)
+        if optimizer is not None:  # partial_fit's Adam, its state in parameter order
+            packed = optimizer.state_dict()
+            state["_optimizer"] = {
+                "lr": packed["param_groups"][0]["lr"],
+                "state": [
+                    {k: v.detach().cpu().numpy() for k, v in packed["state"].get(i, {}).items()}
+                    for i in range(len(packed["param_groups"][0]["params"]))
+                ],
+            }
         state["_skvae_version"] = __version__
         return state
 
@@ -1006,3 +1185,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             device = torch.device("cpu")
         self.module_ = module.to(device).eval()
         self._inference_module = self._make_inference_module()
+        packed_optimizer = state.get("_optimizer")
+        if packed_optimizer is not None:
+            optimizer = make_optimizer(self.module_.parameters(), packed_optimizer["lr"])
+            saved = optimizer.state_dict()
+            saved["state"] = {
+                i: {k: torch.from_numpy(np.array(v)).to(device) for k, v in entry.items()}
+                for i, entry in enumerate(packed_optimizer["state"])
+                if entry
+            }
+            optimizer.load_state_dict(saved)
+            self._optimizer = optimizer

@@ -125,14 +125,23 @@ class VAE(nn.Module):
                     param.copy_((2.0 * noise - 1.0) * bound)
 
     @torch.no_grad()
-    def permute_latents(self, order: torch.Tensor) -> None:
+    def permute_latents(
+        self, order: torch.Tensor, optimizer: torch.optim.Optimizer | None = None
+    ) -> None:
         """Reorder the latent dimensions in place: dimension ``order[i]``
-        becomes dimension i. The model computes the same function."""
-        for head in (self.mu_head, self.log_var_head):
-            head.weight.copy_(head.weight[order])
-            head.bias.copy_(head.bias[order])
+        becomes dimension i. The model computes the same function, and an
+        ``optimizer``'s per-weight state (Adam's moments) follows the weights."""
         first = next(m for m in [*self.decoder, self.output_head] if isinstance(m, nn.Linear))
-        first.weight.copy_(first.weight[:, order])
+        moves = [(head.weight, 0) for head in (self.mu_head, self.log_var_head)]
+        moves += [(head.bias, 0) for head in (self.mu_head, self.log_var_head)]
+        moves.append((first.weight, 1))
+        for param, dim in moves:
+            tensors = [param]
+            if optimizer is not None:
+                state = optimizer.state.get(param, {})
+                tensors += [v for v in state.values() if v.shape == param.shape]
+            for t in tensors:
+                t.copy_(t.index_select(dim, order))
 
     def _groups(self, x: torch.Tensor | None = None, raw: torch.Tensor | None = None):
         """(likelihood, its columns of x, its raw parameters) for each group."""

@@ -64,14 +64,14 @@ class StreamedRows:
         to_model: Callable[[np.ndarray], np.ndarray],
         device: torch.device,
         n_columns: int,
-        chunk_bytes: int = CHUNK_BYTES,
+        chunk_bytes: int | None = None,
     ):
         self.source = source
         self.rows = np.asarray(rows)
         self.to_model = to_model
         self.device = device
         self.n_rows = len(self.rows)
-        self.chunk_rows = max(1, chunk_bytes // (4 * n_columns))
+        self.chunk_rows = max(1, (chunk_bytes or CHUNK_BYTES) // (4 * n_columns))
         self.n_chunks = math.ceil(source.shape[0] / self.chunk_rows)
 
     def parts(

@@ -32,6 +32,9 @@ MAX_FREE_CATEGORIES = 100
 # spectra: one unit throughout), and scales each column by itself otherwise.
 GLOBAL_RANGE_SHARE = 0.5
 
+# A streamed fit decides each column's likelihood from this many first rows.
+STREAM_HEAD_ROWS = 65536
+
 _NUMERIC_LIKELIHOODS = ("gaussian", "lognormal", "bernoulli", "poisson", "negbinomial")
 
 
@@ -107,8 +110,17 @@ class Table:
     # ---------------------------------------------------------------- fit
 
     @classmethod
-    def fit(cls, X, likelihood="auto", scaling="auto") -> "Table":
-        """Learn the schema of X (a DataFrame, or a validated float array)."""
+    def fit(cls, X, likelihood="auto", scaling="auto", streamed=False) -> "Table":
+        """Learn the schema of X (a DataFrame, or a validated float array).
+
+        ``streamed``: X is an array read by row slices (not in memory). Each
+        column's likelihood, and the statistics of likelihoods other than
+        Gaussian and Bernoulli, come from its first ``STREAM_HEAD_ROWS``
+        rows; the Gaussian columns' centering and scale and the Bernoulli
+        columns' means from a streaming pass over all rows.
+        """
+        if streamed:
+            return cls._fit_streamed(X, likelihood, scaling)
         is_frame = _is_frame(X)
         columns = [_describe(X, j, is_frame) for j in range(X.shape[1])]
         table = cls(columns, is_frame)
@@ -137,6 +149,20 @@ class Table:
                 options["scaling"] = _scaling(scaling, values)
             stats = LIKELIHOODS[name].fit_stats(values, **options)
             table.groups.append(ColumnGroup(name, stats))
+        return table
+
+    @classmethod
+    def _fit_streamed(cls, X, likelihood, scaling) -> "Table":
+        head = np.asarray(X[:STREAM_HEAD_ROWS])
+        table = cls.fit(head, likelihood, scaling)
+        for k, (name, members) in enumerate(table.layout):
+            if name not in ("gaussian", "bernoulli"):
+                continue
+            options = {}
+            if name == "gaussian":
+                options["scaling"] = _scaling(scaling, head[:, members])
+            values = _ColumnSlices(X, members)
+            table.groups[k] = ColumnGroup(name, LIKELIHOODS[name].fit_stats(values, **options))
         return table
 
     # ---------------------------------------------------- the way in and out
@@ -241,6 +267,18 @@ class Table:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+class _ColumnSlices:
+    """Some columns of a row-sliceable array, read one row slice at a time."""
+
+    def __init__(self, X, members: list[int]):
+        self.X, self.members = X, members
+        self.shape = (X.shape[0], len(members))
+
+    def __getitem__(self, rows):
+        block = np.asarray(self.X[rows])
+        return block if len(self.members) == self.X.shape[1] else block[:, self.members]
 
 
 def _plain(value):

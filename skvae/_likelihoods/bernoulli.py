@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ._base import Likelihood, Stats, as_numpy
+from .gaussian import column_stats
 
 
 class Bernoulli(Likelihood):
@@ -32,7 +33,7 @@ class Bernoulli(Likelihood):
 
     @classmethod
     def fit_stats(cls, values, **options) -> Stats:
-        return {"n_columns": values.shape[1], "mean": np.nanmean(values, axis=0).tolist()}
+        return {"n_columns": values.shape[1], "mean": column_stats(values)[0].tolist()}
 
     def fill(self):
         return torch.tensor(self.stats.get("mean", [0.5] * self.n_columns))
