@@ -248,10 +248,8 @@ class Table:
             else:
                 values = np.column_stack([np.asarray(v, dtype=object) for v in cols])
         if name in _NUMERIC_LIKELIHOODS:
-            labels = [self.columns[j].label for j in members]
-            if not self.is_frame and len(self.columns) == len(members):
-                labels = ["X"] * len(members)
-            LIKELIHOODS[name].check(values, labels)
+            whole = not self.is_frame and len(self.columns) == len(members)
+            LIKELIHOODS[name].check(values, _Labels(self.columns, members, whole))
         return values
 
     def _refuse_unknown(self, values, codes, members):
@@ -267,6 +265,20 @@ class Table:
 
 
 # ----------------------------------------------------------------- helpers
+
+
+class _Labels:
+    """How messages name a group's columns, worked out only when one is read
+    (a check that passes reads none)."""
+
+    def __init__(self, columns: list[Column], members: list[int], whole_array: bool):
+        self.columns, self.members, self.whole_array = columns, members, whole_array
+
+    def __len__(self):
+        return len(self.members)
+
+    def __getitem__(self, k: int) -> str:
+        return "X" if self.whole_array else self.columns[self.members[k]].label
 
 
 class _ColumnSlices:
