@@ -61,6 +61,28 @@ class TrainingConfig:
     # Share of the entries hidden from the encoder at random in each training
     # batch, while the likelihood still scores them: training to fill gaps.
     hide_rate: float = 0.0
+    # "constant": learning_rate throughout. "cosine": a linear warm-up over
+    # warmup_epochs, then a cosine decay that reaches 0 at the end of max_iter
+    # epochs (Loshchilov and Hutter, 2017); reaching that end is the fit's
+    # planned end, not a failure to converge. "warmup": the warm-up, then
+    # constant (partial_fit, whose length nobody knows in advance).
+    schedule: str = "constant"
+    warmup_epochs: float = 2.0
+
+
+def learning_rate_at(step: int, config: TrainingConfig, n_batches: int) -> float:
+    """The learning rate of optimizer step ``step`` (counted from 1)."""
+    base = config.learning_rate
+    if config.schedule == "constant":
+        return base
+    warm = max(1, round(config.warmup_epochs * n_batches))
+    if step <= warm:
+        return base * step / warm
+    if config.schedule == "warmup":
+        return base
+    total = config.max_iter * n_batches
+    done = min(1.0, (step - warm) / max(1, total - warm))
+    return 0.5 * base * (1.0 + math.cos(math.pi * done))
 
 
 @dataclass
@@ -433,6 +455,10 @@ def train(
                     loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    if config.schedule != "constant":
+                        lr = learning_rate_at(step, config, n_batches)
+                        for group in optimizer.param_groups:
+                            group["lr"] = lr
                     optimizer.step()
                     losses.append(loss.detach())
                     sizes.append(float(len(xb)))

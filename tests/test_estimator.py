@@ -383,10 +383,11 @@ def test_early_stopping_needs_rows_to_train_on():
     assert Z.shape == (1, 10)
 
 
-def test_auto_max_iter_budgets_optimizer_steps():
+def test_auto_batch_size_and_max_iter_budget_optimizer_steps():
     vae = VAETransformer()
-    assert vae._max_epochs(1_000) == 200  # 8 steps an epoch: the cap
-    assert vae._max_epochs(54_000) == 36  # MNIST's training split at batch 128
+    assert vae._batch_size(1_000) == 100 and vae._batch_size(54_000) == 512
+    assert vae._max_epochs(1_000) == 200  # 10 steps an epoch: the cap
+    assert vae._max_epochs(54_000) == 24  # MNIST's training split: 106 steps an epoch
     assert VAETransformer(max_iter=7)._max_epochs(54_000) == 7
 
 

@@ -121,7 +121,13 @@ def test_score_samples_is_a_density_of_x_in_original_units(digits):
     matches the exact Gaussian log-density of X in its own units."""
     X = digits[0][:, [20, 21, 27, 28, 35, 36]] * 3.0 + 5.0
     vae = VAETransformer(
-        n_components=2, hidden_layer_sizes=(), likelihood="gaussian", max_iter=20, random_state=0
+        n_components=2,
+        hidden_layer_sizes=(),
+        likelihood="gaussian",
+        max_iter=20,
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        random_state=0,
     ).fit(X)
     model = vae._inference_module
     x_std = torch.from_numpy((X[:50] - vae.mean_) / vae.scale_)

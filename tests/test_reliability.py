@@ -267,7 +267,8 @@ def test_same_seed_gives_identical_transforms_across_processes(digits, tmp_path)
         warnings.simplefilter("ignore")
         X = np.load(sys.argv[1])
         vae = VAETransformer(n_components=3, hidden_layer_sizes=(32,), max_iter=5,
-                             batch_size=64, random_state=0).fit(X)
+                             batch_size=64, learning_rate="constant",
+                             learning_rate_init=1e-3, random_state=0).fit(X)
         np.save(sys.argv[2], vae.transform(X))
         """
     _run(code, tmp_path / "X.npy", tmp_path / "Z1.npy")

@@ -1,6 +1,7 @@
 """The training engine: early stopping, KL controls, interrupts, divergence, output."""
 
 import _thread
+import dataclasses
 import math
 import re
 import signal
@@ -20,6 +21,7 @@ from skvae._training import (
     TrainingConfig,
     _Progress,
     cpu_has_native_bfloat16,
+    learning_rate_at,
     make_optimizer,
     posterior_statistics,
     resolve_precision,
@@ -33,7 +35,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 def test_early_stopping_stops_and_restores_the_best_weights(digits):
     X = digits[0][:300]
-    params = dict(hidden_layer_sizes=(64,), batch_size=32, random_state=0)
+    # A constant rate: a cosine schedule's length is max_iter, so the run cut
+    # short below would not follow the long run's path.
+    params = dict(
+        hidden_layer_sizes=(64,), batch_size=32, learning_rate="constant", random_state=0
+    )
     long = VAETransformer(n_components=8, max_iter=500, n_iter_no_change=3, **params).fit(X)
     scores = long.validation_scores_
     best_epoch = int(np.argmax(scores)) + 1
@@ -135,7 +141,7 @@ def test_interrupt_with_early_stopping_keeps_the_best_epoch(digits, monkeypatch)
 
 def test_divergence_raises_and_keeps_nothing(digits):
     X = digits[0]
-    vae = VAETransformer(learning_rate_init=1e12, **FAST)
+    vae = VAETransformer(**{**FAST, "learning_rate_init": 1e12})
     with pytest.raises(NonFiniteLossError, match="learning_rate_init=1e\\+12.*try a tenth"):
         vae.fit(X)
     assert not hasattr(vae, "module_")
@@ -319,3 +325,29 @@ def test_kl_per_component_is_the_true_kl_without_free_bits(digits_unit):
         result.kl_per_component
         == posterior_statistics(model, InMemoryRows(X, torch.arange(1500)))[1]
     )
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    config = TrainingConfig(
+        batch_size=10,
+        learning_rate=1.0,
+        max_iter=10,
+        tol=0.0,
+        n_iter_no_change=1,
+        schedule="cosine",
+    )
+    rates = [learning_rate_at(step, config, n_batches=5) for step in range(1, 51)]
+    assert rates[:10] == pytest.approx([s / 10 for s in range(1, 11)])  # two epochs
+    assert all(a >= b for a, b in zip(rates[9:-1], rates[10:], strict=True))
+    assert rates[-1] == pytest.approx(0.0, abs=1e-12)
+    warmup = dataclasses.replace(config, schedule="warmup")
+    assert learning_rate_at(200, warmup, n_batches=5) == 1.0
+    constant = dataclasses.replace(config, schedule="constant")
+    assert learning_rate_at(1, constant, n_batches=5) == 1.0
+
+
+def test_the_default_digits_fit_ends_by_its_own_criterion(digits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a ConvergenceWarning would fail the test
+        vae = VAETransformer(random_state=0).fit(digits[0])
+    assert vae.n_iter_ < vae._max_epochs(len(digits[0]) - 180)
