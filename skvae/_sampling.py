@@ -15,6 +15,10 @@ from sklearn.mixture import GaussianMixture
 # Components of the mixture, and rows each needs at the least.
 MAX_COMPONENTS = 10
 ROWS_PER_COMPONENT = 20
+# The mixture is fitted to at most this many codes, drawn at random: ten
+# components in a few dimensions need no more, and EM on millions of rows
+# would cost more than the fit.
+MAX_ROWS = 65536
 
 
 def fit_code_mixture(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -27,6 +31,8 @@ def fit_code_mixture(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
             "means": np.zeros((1, n_components)),
             "cholesky": np.eye(n_components)[None],
         }
+    if n_rows > MAX_ROWS:
+        codes = codes[np.random.default_rng(seed).choice(n_rows, MAX_ROWS, replace=False)]
     n_mixture = max(1, min(MAX_COMPONENTS, n_rows // ROWS_PER_COMPONENT))
     gmm = GaussianMixture(
         n_mixture, covariance_type="full", reg_covar=1e-4, random_state=seed
