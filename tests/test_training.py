@@ -91,7 +91,14 @@ def test_beta_trades_kl_for_reconstruction(digits):
 
 def test_kl_warmup_raises_the_kl_reached_early(digits):
     X = digits[0]
-    params = dict(n_components=8, hidden_layer_sizes=(64,), max_iter=5, random_state=0)
+    params = dict(
+        n_components=8,
+        hidden_layer_sizes=(64,),
+        max_iter=5,
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        random_state=0,
+    )
     cold = VAETransformer(free_bits=0.0, **params).fit(X)
     warm = VAETransformer(free_bits=0.0, kl_warmup=50, **params).fit(X)  # KL weight stays <= 0.1
     assert warm.kl_per_component_.sum() > 1.5 * cold.kl_per_component_.sum()
