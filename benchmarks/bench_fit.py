@@ -133,6 +133,7 @@ def skvae_fit(X64, *, hidden, n_components, likelihood, batch_size, epochs, lr, 
         hidden_layer_sizes=hidden,
         likelihood=likelihood,
         batch_size=batch_size,
+        learning_rate="constant",  # the loops' schedule: the same work per step
         learning_rate_init=lr,
         max_iter=epochs,
         early_stopping=False,
