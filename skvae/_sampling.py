@@ -16,9 +16,9 @@ from sklearn.mixture import GaussianMixture
 MAX_COMPONENTS = 10
 ROWS_PER_COMPONENT = 20
 # The mixture is fitted to at most this many codes, drawn at random: ten
-# components in a few dimensions need no more, and EM on millions of rows
-# would cost more than the fit.
-MAX_ROWS = 65536
+# components in a few dimensions need no more, and EM on all of MNIST's codes
+# took 1.2 s of a 27 s fit (on a streamed million rows, more than the fit).
+MAX_ROWS = 16384
 
 
 def fit_code_mixture(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
