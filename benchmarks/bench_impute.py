@@ -180,33 +180,57 @@ def run_table(name, args, methods, report):
     rates = ([0.0] if name in NATURAL_GAPS else []) + args.rates
     results, notes, start = {}, [], time.perf_counter()
     for rate in rates:
-        rng = np.random.default_rng([SEED, round(1000 * rate)])
-        train, _ = hide(X_train, rate, rng)
-        test, hidden = hide(X_test, rate, rng)
+        # Mask seed 0 is the historical one; --seeds N averages N masks.
+        masks = []
+        for seed in range(args.seeds):
+            key = [SEED, round(1000 * rate)] + ([seed] if seed else [])
+            rng = np.random.default_rng(key)
+            train, _ = hide(X_train, rate, rng)
+            masks.append((train, *hide(X_test, rate, rng)))
         results[rate] = {}
         for method in methods:
-            try:
-                result = impute(method, train, test, True)
-            except Exception as exc:
-                if method != "vae":
-                    raise
-                notes.append(f"- rate {rate}, {method}: {type(exc).__name__}: {exc}")
+            runs = []
+            for train, test, hidden in masks:
+                try:
+                    result = impute(method, train, test, True)
+                except Exception as exc:
+                    if method != "vae":
+                        raise
+                    notes.append(f"- rate {rate}, {method}: {type(exc).__name__}: {exc}")
+                    break
+                nrmse, accuracy = score_table(result["test"], X_test, hidden)
+                result.update(
+                    hidden=hidden.sum() / X_test.notna().to_numpy().sum(),
+                    nrmse=nrmse,
+                    nrmse_mean=mean_or_none(nrmse.values()),
+                    cat_acc=mean_or_none(accuracy.values()),
+                    downstream=downstream_table(result["train"], y_train, result["test"], y_test),
+                )
+                check_output(result, test, notes, f"rate {rate}, {method}")
+                runs.append(result)
+            if len(runs) < len(masks):
                 continue
-            nrmse, accuracy = score_table(result["test"], X_test, hidden)
-            result.update(
-                hidden=hidden.sum() / X_test.notna().to_numpy().sum(),
-                nrmse=nrmse,
-                nrmse_mean=mean_or_none(nrmse.values()),
-                cat_acc=mean_or_none(accuracy.values()),
-                downstream=downstream_table(result["train"], y_train, result["test"], y_test),
-            )
-            check_output(result, test, notes, f"rate {rate}, {method}")
-            results[rate][method] = result
+            results[rate][method] = result = _average(runs)
             report(table_row(rate, method, result))
     report("", f"Wall time for this table: {time.perf_counter() - start:.0f} s.", "")
     if notes:
         report("Notes:", "", *notes, "")
     return results
+
+
+def _average(runs):
+    """One result from several masks: figures averaged, per-column NRMSE too."""
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[0])
+    for key in ("hidden", "nrmse_mean", "cat_acc", "downstream", "fit_s", "transform_s"):
+        values = [r[key] for r in runs]
+        out[key] = None if any(v is None for v in values) else float(np.mean(values))
+    columns = {c for r in runs for c in r["nrmse"]}
+    out["nrmse"] = {
+        c: float(np.mean([r["nrmse"][c] for r in runs if c in r["nrmse"]])) for c in columns
+    }
+    return out
 
 
 # ------------------------------------------------------------------ MNIST
@@ -355,6 +379,9 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.3, 0.5])
     parser.add_argument("--max-rows", type=int, default=5000, help="subsample larger tables")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="tables: average this many random masks per rate"
+    )
     parser.add_argument("--mnist", metavar="PATH", help="MNIST .npz (x_train, y_train, ...)")
     parser.add_argument("--mnist-train", type=int, default=10000)
     parser.add_argument("--mnist-test", type=int, default=2000)
