@@ -24,6 +24,3 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
 }
 
 __all__ = ["LIKELIHOODS", "Likelihood"]
-
-# Until the training loop imports it from its new home.
-from .._latent import training_loss  # noqa: E402, F401
