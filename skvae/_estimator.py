@@ -33,7 +33,7 @@ from sklearn.utils.validation import (
 from ._likelihoods import LIKELIHOODS
 from ._model import VAE, ColumnGroup, VAEConfig
 from ._rows import InMemoryRows, StreamedRows
-from ._sampling import draw_codes, fit_code_mixture
+from ._sampling import draw_codes, fit_code_mixture, mixture_rows
 from ._table import Table, _is_frame
 from ._training import EVAL_BATCH_SIZE, TrainingConfig, make_optimizer, train
 from ._version import __version__
@@ -365,8 +365,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     code_mixture_ : dict of ndarray
         A Gaussian mixture fitted to the training rows' codes ("weights",
-        "means", "cholesky" factors of the covariances), that ``sample``
-        draws codes from by default.
+        "means", "cholesky" factors of the covariances; at most 16,384 codes
+        drawn at random), that ``sample`` draws codes from by default. It is
+        fitted the first time it is read, so that a fit does not pay for it
+        unless samples are drawn.
 
     kl_per_component_ : ndarray of shape (n_components,)
         Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
@@ -665,11 +667,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_iter_ = result.n_iter
         self.n_samples_seen_ = len(train_index) * result.n_iter
         order = self._set_model(model, table, result, X)
+        seed = int(rng.randint(2**31 - 1))
+        rows = mixture_rows(len(train_index), seed)
         if streamed:
-            codes = result.codes.double().numpy()[:, order]
+            codes = result.codes.double().numpy()[rows][:, order]
         else:
-            codes = self._training_codes(Xt, train_index)
-        self.code_mixture_ = fit_code_mixture(codes, int(rng.randint(2**31 - 1)))
+            codes = self._training_codes(Xt, train_index[rows])
+        self._keep_codes(codes, seed, len(train_index))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -755,8 +759,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_iter_ += 1
         self.loss_curve_ = [*self.loss_curve_, *result.loss_curve]
         order = self._set_model(model, table, result, X, optimizer)
-        codes = result.codes.double().numpy()[:, order]
-        self.code_mixture_ = fit_code_mixture(codes, self._partial_seed + self.n_iter_)
+        seed = self._partial_seed + self.n_iter_
+        rows = mixture_rows(len(result.codes), seed)
+        self._keep_codes(result.codes.double().numpy()[rows][:, order], seed, len(result.codes))
         return self
 
     def _training_config(self, table, X, n_train, max_iter, warm, hide_rate=0.0, schedule=None):
@@ -797,6 +802,27 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._fit_dtype = "float64" if table.is_frame else X.dtype.name
         self._inference_module = self._make_inference_module()
         return order
+
+    def _keep_codes(self, codes: np.ndarray, seed: int, n_rows: int) -> None:
+        """Keep the training codes that ``code_mixture_`` is fitted to when
+        first read (by ``sample``): a fit does not pay for EM it may never use."""
+        self._mixture_codes = codes
+        self._mixture_seed = seed
+        self._mixture_n_rows = n_rows
+        self.__dict__.pop("_code_mixture", None)
+
+    @property
+    def code_mixture_(self) -> dict:
+        """A Gaussian mixture fitted to the training rows' codes, that
+        ``sample`` draws codes from; fitted on first use."""
+        # (a pickle from before the lazy fit holds the mixture itself)
+        mixture = self.__dict__.get("_code_mixture", self.__dict__.get("code_mixture_"))
+        if mixture is None:
+            mixture = fit_code_mixture(
+                self._mixture_codes, self._mixture_seed, self._mixture_n_rows
+            )
+            self._code_mixture = mixture
+        return mixture
 
     def _training_codes(self, Xt: torch.Tensor, train_index) -> np.ndarray:
         """The training rows' codes, from the inference module (float64 on the

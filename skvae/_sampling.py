@@ -21,18 +21,28 @@ ROWS_PER_COMPONENT = 20
 MAX_ROWS = 16384
 
 
-def fit_code_mixture(codes: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+def mixture_rows(n_rows: int, seed: int) -> np.ndarray:
+    """Which of ``n_rows`` training rows the mixture is fitted to: all, or
+    MAX_ROWS of them drawn with ``seed``."""
+    if n_rows <= MAX_ROWS:
+        return np.arange(n_rows)
+    return np.random.default_rng(seed).choice(n_rows, MAX_ROWS, replace=False)
+
+
+def fit_code_mixture(codes: np.ndarray, seed: int, n_rows: int | None = None) -> dict:
     """Weights, means and Cholesky factors of a full-covariance Gaussian
-    mixture fitted to ``codes`` (n_rows, n_components)."""
-    n_rows, n_components = codes.shape
+    mixture fitted to ``codes`` (n, n_components): the codes of the
+    ``mixture_rows`` of ``n_rows`` training rows (default: n)."""
+    n_rows = len(codes) if n_rows is None else n_rows
+    n_components = codes.shape[1]
     if n_rows < 2:  # nothing to estimate a spread from: the prior N(0, I)
         return {
             "weights": np.ones(1),
             "means": np.zeros((1, n_components)),
             "cholesky": np.eye(n_components)[None],
         }
-    if n_rows > MAX_ROWS:
-        codes = codes[np.random.default_rng(seed).choice(n_rows, MAX_ROWS, replace=False)]
+    if len(codes) > MAX_ROWS:
+        codes = codes[mixture_rows(len(codes), seed)]
     n_mixture = max(1, min(MAX_COMPONENTS, n_rows // ROWS_PER_COMPONENT))
     gmm = GaussianMixture(
         n_mixture, covariance_type="full", reg_covar=1e-4, random_state=seed
