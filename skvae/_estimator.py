@@ -1143,8 +1143,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         latent : {"mixture", "prior"}, default="mixture"
             Where the codes come from. "mixture": a Gaussian mixture (up to 10
-            full-covariance components) fitted to the training rows' codes at
-            the end of ``fit`` (``code_mixture_``), so that codes land where
+            full-covariance components) fitted to the training rows' codes
+            (``code_mixture_``, fitted on first use), so that codes land where
             the data's codes are; the prior N(0, I) has regions no training
             row covers, and rows decoded from there drift from the data
             (ex-post density estimation, Ghosh et al. 2020). "prior": z ~
