@@ -409,3 +409,16 @@ def test_dead_dimensions_are_reported_inactive(digits):
     assert vae.n_active_components_ < 8
     dead = vae.latent_variance_ <= 0.01
     assert np.all(vae.kl_per_component_[dead] < 0.05)
+
+
+def test_the_code_mixture_is_fitted_on_first_use_and_pickles(digits):
+    import pickle
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        vae = VAETransformer(n_components=2, **FAST).fit(digits[0])
+    assert "_code_mixture" not in vars(vae)  # fit did not pay for EM
+    again = pickle.loads(pickle.dumps(vae))
+    np.testing.assert_array_equal(vae.sample(5, random_state=0), again.sample(5, random_state=0))
+    assert vae.code_mixture_["means"].shape[1] == 2
+    np.testing.assert_array_equal(vae.code_mixture_["means"], again.code_mixture_["means"])
