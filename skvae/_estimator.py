@@ -69,8 +69,8 @@ def _is_out_of_core(X) -> bool:
 
 
 class _Materialized:
-    """An out-of-core array whose row slices come back as numpy arrays, checked
-    to be finite floats; the array itself is never read whole."""
+    """An out-of-core array whose row slices come back as numpy arrays; the
+    array itself is never read whole."""
 
     def __init__(self, source):
         if np.dtype(source.dtype).kind != "f":
@@ -86,10 +86,20 @@ class _Materialized:
         return self.shape[0]
 
     def __getitem__(self, key):
-        block = np.asarray(self.source[key])
-        if np.isinf(block).any():
-            raise ValueError("Input X contains infinity: replace it with NaN or a finite value.")
-        return block
+        return np.asarray(self.source[key])
+
+    def scan(self, chunk: int = 65536) -> bool:
+        """One pass over the rows: raise on an infinity, and say whether
+        there is a gap (NaN)."""
+        gaps = False
+        for start in range(0, self.shape[0], chunk):
+            block = self[start : start + chunk]
+            if np.isinf(block).any():
+                raise ValueError(
+                    "Input X contains infinity: replace it with NaN or a finite value."
+                )
+            gaps = gaps or bool(np.isnan(block).any())
+        return gaps
 
 
 def _has_nan(U: np.ndarray, chunk: int = 8192) -> bool:
@@ -583,6 +593,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         X = _Materialized(X) if streamed else self._check_input(X, reset=not warm)
         if streamed:
             _check_n_features(self, X, reset=not warm)
+            has_gaps = X.scan()  # before any statistics: an infinity raises first
         n_samples = X.shape[0]
         table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling, streamed)
         device = _resolve_device(self.device)
@@ -598,7 +609,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 device,
                 table.n_features,
             )
-            has_gaps = _has_nan(X)
             validation = None
             if val_index is not None:
                 held_out = val_index[:MAX_STREAMED_VALIDATION]
@@ -673,7 +683,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             codes = result.codes.double().numpy()[rows][:, order]
         else:
             codes = self._training_codes(Xt, train_index[rows])
-        self._keep_codes(codes, seed, len(train_index))
+        self._keep_codes(codes, seed)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -708,24 +718,24 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if first:
             self._check_n_components()
         X = self._check_input(X, reset=first)
+        table = Table.fit(X, self.likelihood, self.scaling) if first else self.table_
+        U = table.to_model(X, dtype=np.float32)
+        has_gaps = _has_nan(U)
         if first:
-            table = Table.fit(X, self.likelihood, self.scaling)
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-            U = table.to_model(X, dtype=np.float32)
             config = VAEConfig(
-                self.n_components, self._hidden_sizes(), tuple(table.groups), _has_nan(U)
+                self.n_components, self._hidden_sizes(), tuple(table.groups), has_gaps
             )
             model = VAE(config, torch.Generator().manual_seed(seed))
             model = model.to(_resolve_device(self.device))
             self._partial_seed, self.n_samples_seen_, self.loss_curve_ = seed, 0, []
             self.n_iter_, self.validation_scores_, self.best_validation_score_ = 0, None, None
         else:
-            table, model = self.table_, self.module_
+            model = self.module_
             if not hasattr(self, "_partial_seed"):  # continuing a fit
                 seed = check_random_state(self.random_state).randint(2**31 - 1)
                 self._partial_seed = int(seed)
-            U = table.to_model(X, dtype=np.float32)
-            if _has_nan(U) and not model.config.missing_indicators:
+            if has_gaps and not model.config.missing_indicators:
                 raise ValueError(
                     "X has missing values, but the model was built by a first "
                     "partial_fit call (or a fit) on rows without any, so it has no "
@@ -761,7 +771,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         order = self._set_model(model, table, result, X, optimizer)
         seed = self._partial_seed + self.n_iter_
         rows = mixture_rows(len(result.codes), seed)
-        self._keep_codes(result.codes.double().numpy()[rows][:, order], seed, len(result.codes))
+        self._keep_codes(result.codes.double().numpy()[rows][:, order], seed)
         return self
 
     def _training_config(self, table, X, n_train, max_iter, warm, hide_rate=0.0, schedule=None):
@@ -803,12 +813,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._inference_module = self._make_inference_module()
         return order
 
-    def _keep_codes(self, codes: np.ndarray, seed: int, n_rows: int) -> None:
+    def _keep_codes(self, codes: np.ndarray, seed: int) -> None:
         """Keep the training codes that ``code_mixture_`` is fitted to when
         first read (by ``sample``): a fit does not pay for EM it may never use."""
         self._mixture_codes = codes
         self._mixture_seed = seed
-        self._mixture_n_rows = n_rows
         self.__dict__.pop("_code_mixture", None)
 
     @property
@@ -818,25 +827,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         # (a pickle from before the lazy fit holds the mixture itself)
         mixture = self.__dict__.get("_code_mixture", self.__dict__.get("code_mixture_"))
         if mixture is None:
-            mixture = fit_code_mixture(
-                self._mixture_codes, self._mixture_seed, self._mixture_n_rows
-            )
+            mixture = fit_code_mixture(self._mixture_codes, self._mixture_seed)
             self._code_mixture = mixture
         return mixture
 
-    def _training_codes(self, Xt: torch.Tensor, train_index) -> np.ndarray:
-        """The training rows' codes, from the inference module (float64 on the
-        CPU), for the density that ``sample`` draws codes from."""
-        return np.concatenate(
-            [
-                self._batched(
-                    Xt[torch.as_tensor(chunk, device=Xt.device)].cpu().numpy(),
-                    lambda m, u: m.encode(u)[0],
-                    self.n_components,
-                )
-                for chunk in np.array_split(train_index, max(1, len(train_index) // 65536 + 1))
-            ]
-        )
+    def _training_codes(self, Xt: torch.Tensor, index) -> np.ndarray:
+        """Some training rows' codes (at most MAX_ROWS of ``_sampling``), from
+        the inference module (float64 on the CPU), for the density that
+        ``sample`` draws codes from."""
+        rows = Xt[torch.as_tensor(index, device=Xt.device)].cpu().numpy()
+        return self._batched(rows, lambda m, u: m.encode(u)[0], self.n_components)
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size != "auto":
@@ -1060,12 +1060,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise ValueError(
                 f"n_importance_samples must be a positive integer, got {n_importance_samples!r}."
             )
-        param = next(self._inference_module.parameters())
-        eps = torch.randn(
-            (n_importance_samples, self.n_components),
-            generator=torch.Generator().manual_seed(_SCORE_NOISE_SEED),
-            dtype=torch.float64,
-        ).to(param.device, param.dtype)
+        eps = self._shared_noise(n_importance_samples, _SCORE_NOISE_SEED)
         scores = self._batched(
             X,
             lambda m, u: m.importance_weighted_bound(u, eps),
@@ -1101,17 +1096,23 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         return float(np.mean(self.score_samples(X, n_importance_samples)))
 
+    def _shared_noise(self, n_draws: int, seed: int) -> torch.Tensor:
+        """(n_draws, n_components) standard normal noise from ``seed``, shared
+        by every row, so that a row's result does not depend on its batch."""
+        param = next(self._inference_module.parameters())
+        eps = torch.randn(
+            (n_draws, self.n_components),
+            generator=torch.Generator().manual_seed(seed),
+            dtype=torch.float64,
+        )
+        return eps.to(param.device, param.dtype)
+
     def _fill_gaps(self, X, n_importance_samples, rng=None):
         """The rows of X (validated) in the model's units, float64, with every
         missing entry filled by ``VAE.impute``: point estimates, or draws when
         a numpy Generator ``rng`` is given."""
-        param = next(self._inference_module.parameters())
-        generator = torch.Generator().manual_seed(
-            _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
-        )
-        eps = torch.randn(
-            (n_importance_samples, self.n_components), generator=generator, dtype=torch.float64
-        ).to(param.device, param.dtype)
+        seed = _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
+        eps = self._shared_noise(n_importance_samples, seed)
         return self._batched(
             X,
             lambda m, u: m.impute(u, eps, rng),

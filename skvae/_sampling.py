@@ -16,8 +16,9 @@ from sklearn.mixture import GaussianMixture
 MAX_COMPONENTS = 10
 ROWS_PER_COMPONENT = 20
 # The mixture is fitted to at most this many codes, drawn at random: ten
-# components in a few dimensions need no more, and EM on all of MNIST's codes
-# took 1.2 s of a 27 s fit (on a streamed million rows, more than the fit).
+# components in a few dimensions need no more, and EM's cost grows with the
+# rows (on a streamed million rows it cost more memory and time than the fit,
+# benchmarks/results/scale_mnist.md).
 MAX_ROWS = 16384
 
 
@@ -29,20 +30,17 @@ def mixture_rows(n_rows: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).choice(n_rows, MAX_ROWS, replace=False)
 
 
-def fit_code_mixture(codes: np.ndarray, seed: int, n_rows: int | None = None) -> dict:
+def fit_code_mixture(codes: np.ndarray, seed: int) -> dict:
     """Weights, means and Cholesky factors of a full-covariance Gaussian
-    mixture fitted to ``codes`` (n, n_components): the codes of the
-    ``mixture_rows`` of ``n_rows`` training rows (default: n)."""
-    n_rows = len(codes) if n_rows is None else n_rows
-    n_components = codes.shape[1]
+    mixture fitted to ``codes`` (n_rows, n_components): the codes of the
+    training rows ``mixture_rows`` picks."""
+    n_rows, n_components = codes.shape
     if n_rows < 2:  # nothing to estimate a spread from: the prior N(0, I)
         return {
             "weights": np.ones(1),
             "means": np.zeros((1, n_components)),
             "cholesky": np.eye(n_components)[None],
         }
-    if len(codes) > MAX_ROWS:
-        codes = codes[mixture_rows(len(codes), seed)]
     n_mixture = max(1, min(MAX_COMPONENTS, n_rows // ROWS_PER_COMPONENT))
     gmm = GaussianMixture(
         n_mixture, covariance_type="full", reg_covar=1e-4, random_state=seed

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._likelihoods import LIKELIHOODS
+from ._likelihoods import LIKELIHOODS, observed_entries
 from ._model import ColumnGroup
 
 # An object or string column with more distinct values than this, and more
@@ -127,7 +127,7 @@ class Table:
         chosen = _requested(likelihood, columns)
         for j, column in enumerate(columns):
             values = table._column_values(X, j)
-            values = values[_observed(values)]
+            values = values[observed_entries(values)]
             if len(values) == 0:
                 raise ValueError(
                     f"{column.label.capitalize()} has no observed value: every entry "
@@ -379,7 +379,7 @@ def _unmodellable(column: Column, why: str) -> ValueError:
 def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
     """Values as float64, missing entries (None) as NaN; infinities refused."""
     if values.dtype == object:
-        values = np.where(_observed(values), values, np.nan)
+        values = np.where(observed_entries(values), values, np.nan)
     try:
         out = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -393,17 +393,6 @@ def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
             f"NaN, which skvae treats as missing, or a finite value) or drop those rows."
         )
     return out
-
-
-def _observed(values: np.ndarray) -> np.ndarray:
-    """Which entries of a column hold a value: not NaN, not None."""
-    if values.dtype != object:
-        return ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), bool)
-    return np.fromiter(
-        (v is not None and not (isinstance(v, float) and v != v) for v in values),
-        dtype=bool,
-        count=len(values),
-    )
 
 
 def _requested(likelihood, columns: list[Column]) -> dict[int, str]:

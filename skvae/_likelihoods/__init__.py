@@ -10,7 +10,7 @@
 | negbinomial   | negative_binomial.py | over-dispersed counts                      |
 """
 
-from ._base import Likelihood
+from ._base import Likelihood, observed_entries
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .gaussian import Gaussian
@@ -23,4 +23,4 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
     for cls in (Gaussian, LogNormal, Bernoulli, Categorical, Poisson, NegativeBinomial)
 }
 
-__all__ = ["LIKELIHOODS", "Likelihood"]
+__all__ = ["LIKELIHOODS", "Likelihood", "observed_entries"]

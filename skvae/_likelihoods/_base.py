@@ -129,5 +129,16 @@ class Likelihood(nn.Module):
         raise NotImplementedError
 
 
+def observed_entries(values: np.ndarray) -> np.ndarray:
+    """Which entries of a column hold a value: not NaN, not None."""
+    if values.dtype != object:
+        return ~np.isnan(values) if values.dtype.kind == "f" else np.ones(len(values), bool)
+    return np.fromiter(
+        (v is not None and not (isinstance(v, float) and v != v) for v in values),
+        dtype=bool,
+        count=len(values),
+    )
+
+
 def as_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().double().numpy()

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from ._base import Likelihood, Stats, as_numpy
+from ._base import Likelihood, Stats, as_numpy, observed_entries
 
 
 class Categorical(Likelihood):
@@ -29,7 +29,7 @@ class Categorical(Likelihood):
     def fit_stats(cls, values, **options) -> Stats:
         categories, frequencies = [], []
         for column in values.T:
-            cats, counts = np.unique(column[_observed(column)], return_counts=True)
+            cats, counts = np.unique(column[observed_entries(column)], return_counts=True)
             categories.append(cats.tolist())
             frequencies.append((counts / counts.sum()).tolist())
         return {"n_columns": values.shape[1], "categories": categories, "frequencies": frequencies}
@@ -98,8 +98,3 @@ class Categorical(Likelihood):
             u = rng.random(cdf.shape[:-1] + (1,))
             out[..., j] = np.minimum((cdf < u * cdf[..., -1:]).sum(-1), logits.shape[-1] - 1)
         return out
-
-
-def _observed(column: np.ndarray) -> np.ndarray:
-    """Which entries of an object column hold a value (missing ones are None)."""
-    return np.fromiter((v is not None for v in column), dtype=bool, count=len(column))

@@ -109,9 +109,10 @@ class Gaussian(Likelihood):
     @classmethod
     def log_jacobian(cls, values, stats):
         log_scale = np.log(stats["scale"])
-        if not np.isnan(values).any():
+        observed = ~np.isnan(values)
+        if observed.all():
             return np.full(values.shape[0], -float(log_scale.sum()))
-        return -(~np.isnan(values) @ log_scale)
+        return -(observed @ log_scale)
 
     def log_var(self) -> torch.Tensor:
         """log variance per column, (n_columns,)."""
