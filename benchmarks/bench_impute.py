@@ -73,10 +73,8 @@ import os
 import re
 import sys
 import time
-from importlib.metadata import version
 
 import numpy as np
-import sklearn
 
 sys.path.insert(0, os.path.dirname(__file__))
 from _data import load_mnist  # noqa: E402
@@ -96,25 +94,9 @@ from _impute import (  # noqa: E402
     score_table,
     vae_available,
 )
+from _report import Report  # noqa: E402
 
 NATURAL_GAPS = {"airquality"}
-
-
-class Report:
-    """Markdown lines, printed as they come and kept for --out."""
-
-    def __init__(self):
-        self.lines = []
-
-    def __call__(self, *lines):
-        for line in lines:
-            print(line, flush=True)
-            self.lines.append(line)
-
-    def write(self, path, header):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            f.write("\n".join([header, "", *self.lines]) + "\n")
 
 
 def number(value):
@@ -405,12 +387,7 @@ def main(argv=None):
     if "vae" in args.methods:
         report_summary(all_results, read_earlier(args.compare) if args.compare else {}, report)
     if args.out:
-        command = " ".join(["python benchmarks/bench_impute.py", *sys.argv[1:]])
-        header = (
-            f"<!-- {command} ({os.cpu_count()} CPU cores, torch {version('torch')}, "
-            f"scikit-learn {sklearn.__version__}) -->"
-        )
-        report.write(args.out, header)
+        report.write(args.out, "bench_impute.py")
 
 
 if __name__ == "__main__":

@@ -58,8 +58,6 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
-import sklearn
-import torch
 from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 from scipy.stats import ks_2samp
 from sklearn.compose import ColumnTransformer
@@ -71,6 +69,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, os.path.dirname(__file__))
+from _report import Report  # noqa: E402
 from _tables import TABLES  # noqa: E402
 
 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -395,23 +394,6 @@ def check(skvae_result, pca_result):
     return verdicts
 
 
-class Report:
-    """Markdown lines, printed as they come and kept for --out."""
-
-    def __init__(self):
-        self.lines = []
-
-    def __call__(self, *lines):
-        for line in lines:
-            print(line, flush=True)
-            self.lines.append(line)
-
-    def write(self, path, header):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        with open(path, "w") as f:
-            f.write("\n".join([header, "", *self.lines]) + "\n")
-
-
 def run_table(t, ks, report):
     """Evaluate every contender at every k on one table; returns {k: {contender: result}}."""
     n_features = t.X_train.shape[1]
@@ -473,12 +455,7 @@ def main(argv=None):
         all_results[name] = run_table(load_table(name, args.max_rows), args.ks, report)
     report_checks(all_results, report)
     if args.out:
-        command = " ".join(["python benchmarks/bench_tables.py", *sys.argv[1:]])
-        header = (
-            f"<!-- {command} ({os.cpu_count()} CPU cores, torch {torch.__version__}, "
-            f"scikit-learn {sklearn.__version__}) -->"
-        )
-        report.write(args.out, header)
+        report.write(args.out, "bench_tables.py")
 
 
 if __name__ == "__main__":
