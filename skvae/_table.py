@@ -35,7 +35,7 @@ GLOBAL_RANGE_SHARE = 0.5
 # A streamed fit decides each column's likelihood from this many first rows.
 STREAM_HEAD_ROWS = 65536
 
-_NUMERIC_LIKELIHOODS = ("gaussian", "lognormal", "bernoulli", "poisson", "negbinomial")
+_NUMERIC_LIKELIHOODS = ("gaussian", "lognormal", "quantile", "bernoulli", "poisson", "negbinomial")
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Table:
                     f"is missing, so there is nothing to learn its distribution from. "
                     f"Drop it."
                 )
-            column.likelihood = chosen.get(j) or _auto_likelihood(values, column)
+            column.likelihood = chosen.get(j) or _auto_likelihood(values, column, is_frame)
             if column.likelihood in _NUMERIC_LIKELIHOODS:
                 values = _as_float(values, column)
                 column.minimum, column.maximum = float(values.min()), float(values.max())
@@ -433,8 +433,13 @@ def _skewness(values: np.ndarray) -> float:
     return float((centered**3).mean() / std**3) if std > 0 else 0.0
 
 
-def _auto_likelihood(values: np.ndarray, column: Column) -> str:
-    """The likelihood "auto" picks for a column (the README lists the rules)."""
+def _auto_likelihood(values: np.ndarray, column: Column, is_frame: bool) -> str:
+    """The likelihood "auto" picks for a column (the README lists the rules).
+
+    A DataFrame's numeric columns, flags aside, are each in their own units
+    and of their own shape: each goes through its own quantiles. An array's
+    columns (pixels, spectra, embeddings) get a parametric likelihood.
+    """
     if column.kind == "bool":
         return "bernoulli"
     if column.kind in ("category", "object", "string"):
@@ -453,13 +458,8 @@ def _auto_likelihood(values: np.ndarray, column: Column) -> str:
         # Only integer flags: a float column that held just 0 and 1 in fit
         # (a rarely lit pixel) may hold other values later.
         return "bernoulli"
-    if column.kind == "int" and 0 <= unique[0] <= 1 and len(unique) > 2:
-        # Counts start at 0 or 1 and spread at least as much as a Poisson's;
-        # tighter integers (grades) are better served by a Gaussian, rounded
-        # on the way out.
-        if values.var() >= values.mean():
-            return "negbinomial"
-        return "gaussian"
+    if is_frame:
+        return "quantile"
     if unique[0] > 0:
         skew = _skewness(values)
         if skew > 1.0 and abs(_skewness(np.log(values))) < skew / 2:

@@ -139,3 +139,92 @@ def test_support_is_checked_and_the_column_named(name, values, word):
     with pytest.raises(ValueError, match=word + ".*|.*" + word) as info:
         LIKELIHOODS[name].check(np.asarray(values), ["column 'kids'"])
     assert "'kids'" in str(info.value)
+
+
+def _crafted_columns(n=2000, seed=0):
+    rng = np.random.RandomState(seed)
+    return np.column_stack(
+        [
+            rng.lognormal(3, 1, n),  # skewed
+            np.where(rng.rand(n) < 0.4, 0.0, rng.gamma(2, 50, n)),  # zero-inflated
+            np.where(rng.rand(n) < 0.5, -5, 5) + rng.normal(0, 1, n),  # bimodal
+            np.full(n, 7.0),  # constant
+            rng.poisson(3, n),  # integer
+            rng.beta(0.5, 0.5, n),  # bounded
+        ]
+    )
+
+
+def test_quantile_round_trips_training_values_into_normal_scores():
+    values = _crafted_columns()
+    cls, stats, lik = build("quantile", values)
+    u = cls.to_model(values, stats)
+    np.testing.assert_allclose(cls.from_model(u, stats), values, rtol=1e-12, atol=1e-12)
+    # continuous columns read as standard normal scores
+    np.testing.assert_allclose(u[:, [0, 2, 5]].mean(0), 0, atol=0.02)
+    np.testing.assert_allclose(u[:, [0, 2, 5]].std(0), 1, atol=0.02)
+    # a mass point maps to one score: the zeros, and each count
+    assert len(np.unique(u[values[:, 1] == 0, 1])) == 1
+    assert len(np.unique(u[:, 4])) == len(np.unique(values[:, 4]))
+    # missing entries stay missing
+    gaps = values[:3].copy()
+    gaps[0, 0] = np.nan
+    assert np.isnan(cls.to_model(gaps, stats)[0, 0])
+
+
+def test_quantile_draws_reproduce_each_column_within_its_range():
+    values = _crafted_columns()
+    cls, stats, lik = build("quantile", values)
+    with torch.no_grad():  # N(0, 1) in model units: the training distribution
+        lik.raw_variance.copy_(torch.full((6,), np.log(np.expm1(1 - MIN_VARIANCE))))
+    raw = torch.zeros(20000, 6, dtype=torch.float64)
+    draws = cls.from_model(lik.draw(raw, np.random.default_rng(0)), stats)
+    assert (draws.min(0) >= values.min(0)).all() and (draws.max(0) <= values.max(0)).all()
+    assert (draws[:, 1] == 0).mean() == pytest.approx(0.4, abs=0.02)
+    assert (np.abs(draws[:, 2]) > 2.5).mean() > 0.97  # two modes, nothing between
+    assert (draws[:, 2] > 0).mean() == pytest.approx(0.5, abs=0.02)
+    np.testing.assert_array_equal(draws[:, 3], 7.0)
+    for j in range(6):
+        assert st.ks_2samp(draws[:, j], values[:, j]).statistic < 0.03
+
+
+def test_quantile_point_is_the_mean_in_data_units():
+    values = _crafted_columns()[:, [0, 1]]
+    cls, stats, lik = build("quantile", values)
+    raw = torch.tensor([[0.3, -0.2]], dtype=torch.float64)
+    point = cls.from_model(lik.point(raw).numpy(), stats)[0]
+    draws = cls.from_model(lik.draw(raw.expand(200000, 2), np.random.default_rng(0)), stats)
+    np.testing.assert_allclose(point, draws.mean(0), rtol=0.02)
+    # a mixture's mean: the weighted means of its components
+    mix = torch.tensor([[[0.3, -0.2], [-1.0, 1.0]]], dtype=torch.float64)
+    weights = torch.tensor([[0.25, 0.75]], dtype=torch.float64)
+    means = cls.from_model(lik.point(mix[0]).numpy(), stats)
+    got = cls.from_model(lik.impute(mix, weights).numpy(), stats)[0]
+    np.testing.assert_allclose(got, 0.25 * means[0] + 0.75 * means[1], rtol=1e-6)
+
+
+def test_quantile_log_jacobian_is_the_slope_of_the_transform():
+    values = np.random.RandomState(0).gamma(2.0, 3.0, (500, 1))
+    cls, stats, _ = build("quantile", values)
+    x = np.linspace(1.0, 10.0, 7)[:, None] + 1e-3  # inside the range, off the knots
+    h = 1e-7
+    slope = (cls.to_model(x + h, stats) - cls.to_model(x - h, stats)) / (2 * h)
+    np.testing.assert_allclose(cls.log_jacobian(x, stats), np.log(slope[:, 0]), rtol=1e-5)
+    # beyond the training range: finite, the end segments extended
+    outside = np.array([[values.min() - 1.0], [values.max() + 1.0]])
+    assert np.isfinite(cls.to_model(outside, stats)).all()
+    assert np.isfinite(cls.log_jacobian(outside, stats)).all()
+
+
+def test_quantile_mass_points_score_as_probabilities():
+    counts = np.random.RandomState(0).poisson(3.0, (5000, 1)).astype(float)
+    cls, stats, lik = build("quantile", counts)
+    with torch.no_grad():
+        lik.raw_variance.copy_(torch.full((1,), np.log(np.expm1(1 - MIN_VARIANCE))))
+    support = np.unique(counts)[:, None]
+    u = torch.from_numpy(cls.to_model(support, stats))
+    log_p = lik.log_prob(u, torch.zeros_like(u))[:, 0].numpy() + cls.log_jacobian(support, stats)
+    # under the training distribution, the scores are the value frequencies
+    freq = (counts == support.T).mean(0)
+    common = freq > 0.01  # rarer values hold fewer knots than their share
+    np.testing.assert_allclose(np.exp(log_p)[common], freq[common], rtol=0.05)

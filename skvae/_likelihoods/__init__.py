@@ -8,6 +8,7 @@
 | categorical   | categorical.py       | strings, categories                        |
 | poisson       | poisson.py           | counts, variance = mean                    |
 | negbinomial   | negative_binomial.py | over-dispersed counts                      |
+| quantile      | quantile.py          | any numeric column, by its own quantiles   |
 """
 
 from ._base import Likelihood, observed_entries
@@ -17,10 +18,11 @@ from .gaussian import Gaussian
 from .lognormal import LogNormal
 from .negative_binomial import NegativeBinomial
 from .poisson import Poisson
+from .quantile import Quantile
 
 LIKELIHOODS: dict[str, type[Likelihood]] = {
     cls.name: cls
-    for cls in (Gaussian, LogNormal, Bernoulli, Categorical, Poisson, NegativeBinomial)
+    for cls in (Gaussian, LogNormal, Quantile, Bernoulli, Categorical, Poisson, NegativeBinomial)
 }
 
 __all__ = ["LIKELIHOODS", "Likelihood", "observed_entries"]

@@ -1,0 +1,218 @@
+"""Quantile: any numeric column, through its own empirical distribution.
+
+Each column is mapped by its training quantiles to normal scores, the
+marginal transform of a Gaussian copula, and modelled there by a Gaussian.
+Whatever the column's shape (skewed, heavy-tailed, multimodal, zero-inflated,
+bounded, integer), the scores of its training values are close to a standard
+normal, and the way back reads the quantiles: draws reproduce the column's
+distribution, mass points such as a share of zeros included, and never leave
+the training range.
+"""
+
+import math
+
+import numpy as np
+import torch
+
+from ._base import Stats
+from .gaussian import LOG_2PI, MIN_VARIANCE, Gaussian
+
+# Quantiles kept per column, as scikit-learn's QuantileTransformer does by default.
+MAX_KNOTS = 1000
+
+# Gauss-Hermite nodes for E[x] = E[Q(u)] under the decoder's Gaussian in score space:
+# Q is flat over mass points and kinked at their edges, and 16 nodes miss a
+# zero-inflated mean by 3%; 64 come within 0.2%.
+_HERMITE_NODES, _HERMITE_WEIGHTS = np.polynomial.hermite.hermgauss(64)
+
+
+def _ndtri(p: np.ndarray) -> np.ndarray:
+    """The standard normal quantile function (no scipy at run time)."""
+    return torch.special.ndtri(torch.as_tensor(p, dtype=torch.float64)).numpy()
+
+
+def _knots(quantiles: list) -> tuple[np.ndarray, np.ndarray]:
+    """A column's quantiles and their normal scores: knot i stands for the
+    probability (i + 1/2) / n, so the smallest training value scores
+    ndtri(1 / 2n) and not minus infinity."""
+    q = np.asarray(quantiles, dtype=np.float64)
+    return q, _ndtri((np.arange(len(q)) + 0.5) / len(q))
+
+
+def _scores(x: np.ndarray, q: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Normal scores of one column's values (NaN stays NaN).
+
+    Within the training range: piecewise-linear through the knots; a value
+    that several knots share (a mass point) gets the middle of their scores,
+    averaging the interpolation from either side. Beyond the range: the
+    nearest strictly increasing end segment, extended linearly.
+    """
+    u = 0.5 * (np.interp(x, q, s) - np.interp(-x, -q[::-1], -s[::-1]))
+    low, high = _end_slopes(q, s)
+    u = np.where(x < q[0], s[0] - (q[0] - x) * low, u)
+    return np.where(x > q[-1], s[-1] + (x - q[-1]) * high, u)
+
+
+def _end_slopes(q: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """d score / dx beyond each end: the slope to the first knot of another value."""
+    if q[-1] == q[0]:
+        return 1.0, 1.0
+    first = np.searchsorted(q, q[0], side="right")
+    last = np.searchsorted(q, q[-1], side="left") - 1
+    return (s[first] - s[0]) / (q[first] - q[0]), (s[-1] - s[last]) / (q[-1] - q[last])
+
+
+def _log_slope(x: np.ndarray, q: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """log d score / dx of one column's values, 0 where missing.
+
+    At a mass point, several knots share the value and the map has no slope.
+    A slope is f(x) / phi(u(x)), the column's density over the standard
+    normal's at the score; at a mass point the term takes the value's
+    training probability (its share of knots) for f(x). A score then reads
+    log P(x) + log N(u; decoder) - log phi(u): exact when the decoder's
+    Gaussian is the standard normal, which maps back to the training
+    distribution. Integer columns are mass points throughout, and their
+    scores are log probabilities.
+    """
+    n = len(q)
+    lo = np.searchsorted(q, x, side="left")
+    hi = np.searchsorted(q, x, side="right")
+    # Continuous stretches: the segment around x, or both segments at a knot
+    left = np.clip(lo - 1, 0, n - 1)
+    right = np.clip(np.where(hi > lo, lo + 1, lo), 0, n - 1)
+    dx = q[right] - q[left]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.log((s[right] - s[left]) / dx)
+    # Mass points: log P(x) - log phi(u(x))
+    u = 0.5 * (s[np.clip(lo, 0, n - 1)] + s[np.clip(hi - 1, 0, n - 1)])
+    with np.errstate(divide="ignore"):
+        mass = np.log((hi - lo) / n) + 0.5 * (u**2 + LOG_2PI)
+    low, high = _end_slopes(q, s)
+    out = np.where((hi - lo >= 2) | ~(dx > 0), mass, slope)
+    out = np.where(x < q[0], math.log(low), np.where(x > q[-1], math.log(high), out))
+    return np.where(np.isnan(x), 0.0, out)
+
+
+def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """np.interp for tensors: piecewise-linear, clamped at the ends."""
+    i = torch.searchsorted(xp, x.contiguous()).clamp(1, len(xp) - 1)
+    x0, x1, f0, f1 = xp[i - 1], xp[i], fp[i - 1], fp[i]
+    span = x1 - x0
+    # a zero span only at the first knot, when the smallest value is a mass point
+    w = torch.where(span > 0, (x - x0) / torch.where(span > 0, span, 1.0), (x > x0).to(x.dtype))
+    return f0 + w.clamp(0.0, 1.0) * (f1 - f0)
+
+
+class Quantile(Gaussian):
+    """A Gaussian on each column's normal scores (a Gaussian copula's margins).
+
+    On the host a column's values go through the normal quantile of their
+    empirical distribution function (``MAX_KNOTS`` training quantiles,
+    interpolated); the way back reads the quantiles, so training values
+    round-trip. Draws follow the column's own distribution
+    and stay within its training range.
+
+    Point estimates are E[x | z] in the data's units, by Gauss-Hermite
+    quadrature of the quantile function under the decoder's Gaussian. Scores
+    are densities of x (the transform's Jacobian included); at a value the
+    training data holds many times (a mass point: the zeros of a
+    zero-inflated column, every value of an integer column) they are the log
+    probability of the value instead (see ``_log_slope``).
+    """
+
+    name = "quantile"
+
+    @classmethod
+    def fit_stats(cls, values, **options) -> Stats:
+        quantiles = []
+        for column in values.T:
+            observed = np.sort(column[~np.isnan(column)])
+            if len(observed) > MAX_KNOTS:
+                observed = np.quantile(observed, np.linspace(0, 1, MAX_KNOTS))
+            # few values: the sorted values themselves, so that each training
+            # value sits exactly on a knot (np.quantile's interpolation can
+            # land a hair off one)
+            quantiles.append(observed.tolist())
+        # Scores are not standardized: N(0, 1) in score space is then exactly
+        # the training distribution, mass points included.
+        n_columns = values.shape[1]
+        return {
+            "n_columns": n_columns,
+            "quantiles": quantiles,
+            "mean": [0.0] * n_columns,
+            "scale": [1.0] * n_columns,
+            "floor": [MIN_VARIANCE] * n_columns,
+        }
+
+    @classmethod
+    def _all_scores(cls, values, stats):
+        out = np.empty(values.shape)
+        for j, quantiles in enumerate(stats["quantiles"]):
+            out[:, j] = _scores(values[:, j], *_knots(quantiles))
+        return out
+
+    @classmethod
+    def to_model(cls, values, stats):
+        return super().to_model(cls._all_scores(values, stats), stats)
+
+    @classmethod
+    def from_model(cls, u, stats):
+        scores = super().from_model(u, stats)
+        out = np.empty(u.shape)
+        for j, quantiles in enumerate(stats["quantiles"]):
+            q, s = _knots(quantiles)
+            out[:, j] = np.interp(scores[:, j], s, q)
+        return out
+
+    @classmethod
+    def log_jacobian(cls, values, stats):
+        total = super().log_jacobian(values, stats)
+        for j, quantiles in enumerate(stats["quantiles"]):
+            total = total + _log_slope(values[:, j], *_knots(quantiles))
+        return total
+
+    # ------------------------------------------------------------- torch side
+
+    def _torch_knots(self, j: int, like: torch.Tensor):
+        key = (j, like.dtype, like.device)
+        if key not in self._constants:
+            q, s = _knots(self.stats["quantiles"][j])
+            self._constants[key] = tuple(
+                torch.tensor(a, dtype=torch.float64, device=like.device).to(like.dtype)
+                for a in (q, s)
+            )
+        return self._constants[key]
+
+    def _expected_values(self, raw: torch.Tensor) -> list[torch.Tensor]:
+        """E[x] per column under N(raw, variance) in model units."""
+        mean, scale = self._constant("mean", raw), self._constant("scale", raw)
+        std = torch.exp(0.5 * self.log_var()).to(raw.dtype)
+        nodes = torch.tensor(_HERMITE_NODES * math.sqrt(2.0), dtype=raw.dtype, device=raw.device)
+        weights = torch.tensor(
+            _HERMITE_WEIGHTS / math.sqrt(math.pi), dtype=raw.dtype, device=raw.device
+        )
+        scores = mean[:, None] + scale[:, None] * (raw.unsqueeze(-1) + std[:, None] * nodes)
+        out = []
+        for j in range(self.n_columns):
+            q, s = self._torch_knots(j, raw)
+            out.append((_interp(scores[..., j, :], s, q) * weights).sum(-1))
+        return out
+
+    def _model_units(self, values: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+        """Values per column (in the data's units) back into model units."""
+        mean, scale = self._constant("mean", like), self._constant("scale", like)
+        scores = []
+        for j, x in enumerate(values):
+            q, s = self._torch_knots(j, like)
+            # the middle of a mass point's scores, as on the host
+            left = _interp(x, q, s)
+            right = -_interp(-x, -q.flip(0), -s.flip(0))
+            scores.append(0.5 * (left + right))
+        return (torch.stack(scores, -1) - mean) / scale
+
+    def point(self, raw):
+        return self._model_units(self._expected_values(raw), raw)
+
+    def impute(self, raw, weights):
+        mixture = [(weights * e).sum(-1) for e in self._expected_values(raw)]
+        return self._model_units(mixture, raw[..., 0, :])
