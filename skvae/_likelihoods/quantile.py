@@ -15,10 +15,14 @@ import numpy as np
 import torch
 
 from ._base import Stats
-from .gaussian import LOG_2PI, MIN_VARIANCE, Gaussian
+from .gaussian import MIN_VARIANCE, Gaussian
 
 # Quantiles kept per column, as scikit-learn's QuantileTransformer does by default.
 MAX_KNOTS = 1000
+
+# The score intervals of the smallest and largest mass points end here, not at
+# infinity: the standard normal's mass beyond is below 1e-300.
+ATOM_BOUND = 37.0
 
 # Gauss-Hermite nodes for E[x] = E[Q(u)] under the decoder's Gaussian in score space:
 # Q is flat over mass points and kinked at their edges, and 16 nodes miss a
@@ -62,17 +66,25 @@ def _end_slopes(q: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     return (s[first] - s[0]) / (q[first] - q[0]), (s[-1] - s[last]) / (q[-1] - q[last])
 
 
+def _atoms(q: np.ndarray, s: np.ndarray) -> list[list[float]]:
+    """A column's mass points: values that several knots share (the zeros of
+    a zero-inflated column, each value of an integer column). Per point: its
+    score, and the ends of the score interval its knots stand for (knot i
+    for probabilities i / n to (i + 1) / n; +-ATOM_BOUND for the infinite
+    ends), whose probability under the decoder's Gaussian is the point's."""
+    values, first, counts = np.unique(q, return_index=True, return_counts=True)
+    shared = counts >= 2
+    values, lo, hi = values[shared], first[shared], (first + counts)[shared]
+    ends = np.clip(_ndtri(np.stack([lo, hi]) / len(q)), -ATOM_BOUND, ATOM_BOUND)
+    return np.column_stack([_scores(values, q, s), ends.T]).tolist()
+
+
 def _log_slope(x: np.ndarray, q: np.ndarray, s: np.ndarray) -> np.ndarray:
     """log d score / dx of one column's values, 0 where missing.
 
-    At a mass point, several knots share the value and the map has no slope.
-    A slope is f(x) / phi(u(x)), the column's density over the standard
-    normal's at the score; at a mass point the term takes the value's
-    training probability (its share of knots) for f(x). A score then reads
-    log P(x) + log N(u; decoder) - log phi(u): exact when the decoder's
-    Gaussian is the standard normal, which maps back to the training
-    distribution. Integer columns are mass points throughout, and their
-    scores are log probabilities.
+    At a mass point, several knots share the value and the map has no slope:
+    its term is 0, for the likelihood scores the probability of the point's
+    score interval (see ``_atoms``), a probability and not a density.
     """
     n = len(q)
     lo = np.searchsorted(q, x, side="left")
@@ -83,12 +95,8 @@ def _log_slope(x: np.ndarray, q: np.ndarray, s: np.ndarray) -> np.ndarray:
     dx = q[right] - q[left]
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.log((s[right] - s[left]) / dx)
-    # Mass points: log P(x) - log phi(u(x))
-    u = 0.5 * (s[np.clip(lo, 0, n - 1)] + s[np.clip(hi - 1, 0, n - 1)])
-    with np.errstate(divide="ignore"):
-        mass = np.log((hi - lo) / n) + 0.5 * (u**2 + LOG_2PI)
     low, high = _end_slopes(q, s)
-    out = np.where((hi - lo >= 2) | ~(dx > 0), mass, slope)
+    out = np.where((hi - lo >= 2) | ~(dx > 0), 0.0, slope)
     out = np.where(x < q[0], math.log(low), np.where(x > q[-1], math.log(high), out))
     return np.where(np.isnan(x), 0.0, out)
 
@@ -103,6 +111,15 @@ def _interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor
     return f0 + w.clamp(0.0, 1.0) * (f1 - f0)
 
 
+def _log_interval(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """log (Phi(b) - Phi(a)) for a < b, from the tail where it is accurate."""
+    upper_tail = a > 0
+    a, b = torch.where(upper_tail, -b, a), torch.where(upper_tail, -a, b)
+    log_a, log_b = torch.special.log_ndtr(a), torch.special.log_ndtr(b)
+    # an empty interval (a == b) only in entries torch.where discards
+    return log_b + torch.log1p(-torch.exp((log_a - log_b).clamp(max=-1e-6)))
+
+
 class Quantile(Gaussian):
     """A Gaussian on each column's normal scores (a Gaussian copula's margins).
 
@@ -112,12 +129,13 @@ class Quantile(Gaussian):
     round-trip. Draws follow the column's own distribution
     and stay within its training range.
 
-    Point estimates are E[x | z] in the data's units, by Gauss-Hermite
-    quadrature of the quantile function under the decoder's Gaussian. Scores
-    are densities of x (the transform's Jacobian included); at a value the
-    training data holds many times (a mass point: the zeros of a
-    zero-inflated column, every value of an integer column) they are the log
-    probability of the value instead (see ``_log_slope``).
+    A value the training data holds many times (a mass point: the zeros of
+    a zero-inflated column, every value of an integer column) is scored by
+    the probability the decoder's Gaussian gives its score interval, so that
+    the model learns each point's share and draws reproduce it; other values
+    by their density in the data's units (the transform's Jacobian
+    included). Point estimates are E[x | z] in the data's units, by
+    Gauss-Hermite quadrature of the quantile function.
     """
 
     name = "quantile"
@@ -139,6 +157,7 @@ class Quantile(Gaussian):
         return {
             "n_columns": n_columns,
             "quantiles": quantiles,
+            "atoms": [_atoms(*_knots(q)) for q in quantiles],
             "mean": [0.0] * n_columns,
             "scale": [1.0] * n_columns,
             "floor": [MIN_VARIANCE] * n_columns,
@@ -173,42 +192,62 @@ class Quantile(Gaussian):
 
     # ------------------------------------------------------------- torch side
 
-    def _torch_knots(self, j: int, like: torch.Tensor):
-        key = (j, like.dtype, like.device)
-        if key not in self._constants:
-            q, s = _knots(self.stats["quantiles"][j])
-            self._constants[key] = tuple(
+    def _tensors(self, key: str, j: int, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Column j's knots (quantiles, scores) or mass points (scores, lower
+        and upper ends) as tensors like ``like``, made from float64, cached."""
+        cache_key = (key, j, like.dtype, like.device)
+        if cache_key not in self._constants:
+            if key == "knots":
+                arrays = _knots(self.stats["quantiles"][j])
+            else:
+                arrays = np.asarray(self.stats["atoms"][j], dtype=np.float64).reshape(-1, 3).T
+            self._constants[cache_key] = tuple(
                 torch.tensor(a, dtype=torch.float64, device=like.device).to(like.dtype)
-                for a in (q, s)
+                for a in arrays
             )
-        return self._constants[key]
+        return self._constants[cache_key]
+
+    def log_prob(self, u, raw):
+        log_p = super().log_prob(u, raw)
+        log_var = self.log_var()
+        columns = []
+        for j in range(self.n_columns):
+            if not self.stats["atoms"][j]:
+                columns.append(log_p[..., j])
+                continue
+            # A mass point's score: the probability of its interval instead
+            score, lower, upper = self._tensors("atoms", j, u)
+            x = u[..., j].expand(raw.shape[:-1])
+            k = torch.searchsorted(score, x.contiguous()).clamp(max=len(score) - 1)
+            std = torch.exp(0.5 * log_var[j])
+            mass = _log_interval((lower[k] - raw[..., j]) / std, (upper[k] - raw[..., j]) / std)
+            columns.append(torch.where(score[k] == x, mass, log_p[..., j]))
+        return torch.stack(columns, -1)
 
     def _expected_values(self, raw: torch.Tensor) -> list[torch.Tensor]:
         """E[x] per column under N(raw, variance) in model units."""
-        mean, scale = self._constant("mean", raw), self._constant("scale", raw)
         std = torch.exp(0.5 * self.log_var()).to(raw.dtype)
         nodes = torch.tensor(_HERMITE_NODES * math.sqrt(2.0), dtype=raw.dtype, device=raw.device)
         weights = torch.tensor(
             _HERMITE_WEIGHTS / math.sqrt(math.pi), dtype=raw.dtype, device=raw.device
         )
-        scores = mean[:, None] + scale[:, None] * (raw.unsqueeze(-1) + std[:, None] * nodes)
+        scores = raw.unsqueeze(-1) + std[:, None] * nodes
         out = []
         for j in range(self.n_columns):
-            q, s = self._torch_knots(j, raw)
+            q, s = self._tensors("knots", j, raw)
             out.append((_interp(scores[..., j, :], s, q) * weights).sum(-1))
         return out
 
     def _model_units(self, values: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         """Values per column (in the data's units) back into model units."""
-        mean, scale = self._constant("mean", like), self._constant("scale", like)
         scores = []
         for j, x in enumerate(values):
-            q, s = self._torch_knots(j, like)
+            q, s = self._tensors("knots", j, like)
             # the middle of a mass point's scores, as on the host
             left = _interp(x, q, s)
             right = -_interp(-x, -q.flip(0), -s.flip(0))
             scores.append(0.5 * (left + right))
-        return (torch.stack(scores, -1) - mean) / scale
+        return torch.stack(scores, -1)
 
     def point(self, raw):
         return self._model_units(self._expected_values(raw), raw)
