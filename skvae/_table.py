@@ -32,6 +32,10 @@ MAX_FREE_CATEGORIES = 100
 # spectra: one unit throughout), and scales each column by itself otherwise.
 GLOBAL_RANGE_SHARE = 0.5
 
+# Float columns of a DataFrame keep the decimal places of their training
+# values, up to this many (a price in cents, a length in millimetres).
+MAX_DECIMALS = 6
+
 # A streamed fit decides each column's likelihood from this many first rows.
 STREAM_HEAD_ROWS = 65536
 
@@ -48,6 +52,10 @@ class Column:
     likelihood: str = ""
     minimum: float = -np.inf
     maximum: float = np.inf
+    # Decimal places every training value fits in (0 for whole numbers stored
+    # as floats), up to MAX_DECIMALS; None when they need more. DataFrame
+    # float columns come back rounded to them.
+    decimals: int | None = None
 
     @property
     def label(self) -> str:
@@ -87,6 +95,7 @@ class Table:
                     "likelihood": c.likelihood,
                     "minimum": c.minimum,
                     "maximum": c.maximum,
+                    "decimals": c.decimals,
                 }
                 for c in self.columns
             ],
@@ -138,6 +147,8 @@ class Table:
             if column.likelihood in _NUMERIC_LIKELIHOODS:
                 values = _as_float(values, column)
                 column.minimum, column.maximum = float(values.min()), float(values.max())
+                if column.kind == "float" and is_frame:
+                    column.decimals = _decimals(values)
         for name in LIKELIHOODS:
             members = [j for j, c in enumerate(columns) if c.likelihood == name]
             if members:
@@ -467,6 +478,16 @@ def _auto_likelihood(values: np.ndarray, column: Column, is_frame: bool) -> str:
     return "gaussian"
 
 
+def _decimals(values: np.ndarray) -> int | None:
+    """The fewest decimal places, up to MAX_DECIMALS, that hold every value."""
+    for decimals in range(MAX_DECIMALS + 1):
+        scaled = values * 10.0**decimals
+        # within a millionth of a unit in the last place: float error, not data
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6):
+            return decimals
+    return None
+
+
 def _scaling(scaling: str, values: np.ndarray) -> str:
     if scaling != "auto":
         return scaling
@@ -478,8 +499,9 @@ def _scaling(scaling: str, values: np.ndarray) -> str:
 
 
 def _restore(values: np.ndarray, column: Column):
-    """One output column in the training dtype: integers rounded, columns that
-    were non-negative in fit kept non-negative, categories as categories."""
+    """One output column in the training dtype: integers rounded, floats to
+    their training decimal places, columns that were non-negative in fit kept
+    non-negative, categories as categories."""
     import pandas as pd
 
     if column.kind == "bool":
@@ -493,6 +515,8 @@ def _restore(values: np.ndarray, column: Column):
         values = np.round(values)
         if column.likelihood == "gaussian":
             values = np.clip(values, column.minimum, column.maximum)
+    elif column.decimals is not None:
+        values = np.round(values, column.decimals)
     return (
         pd.array(values, dtype=column.dtype)
         if column.kind == "int"
