@@ -207,15 +207,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
           "ignore")``) and refused by ``score_samples``.
         - "poisson", "negbinomial": non-negative integer counts; the negative
           binomial learns one dispersion per column.
+        - "quantile": any numeric column, mapped by its own training
+          quantiles to normal scores (a Gaussian copula's margins) and
+          modelled by a Gaussian there. Draws follow the column's own
+          distribution (skew, zero shares, modes) and stay in its training
+          range; a value the training data holds many times (a mass point)
+          is scored by its probability, other values by their density in
+          the column's units.
         - "auto": per column, from its dtype and values: bool and integer
           columns holding only 0 and 1 -> "bernoulli"; category, object and
-          string columns -> "categorical"; integer columns starting at 0 or
-          1 whose variance is at least their mean (counts) ->
-          "negbinomial"; positive columns that are right-skewed (skewness
-          above 1, halved by a log: prices, incomes) -> "lognormal"; other
-          numbers (ages, years, measurements) -> "gaussian". A numpy array is all floats, so its
-          columns get "gaussian" or "lognormal". The choice is in
-          ``likelihoods_``.
+          string columns -> "categorical"; a DataFrame's other numeric
+          columns -> "quantile". A numpy array's columns (pixels, spectra,
+          embeddings) -> "lognormal" when positive and right-skewed
+          (skewness above 1, halved by a log), "gaussian" otherwise. The
+          choice is in ``likelihoods_``.
 
     scaling : {"auto", "global", "feature"}, default="auto"
         How the Gaussian columns are scaled. All are centered.

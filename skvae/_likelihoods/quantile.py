@@ -193,14 +193,20 @@ class Quantile(Gaussian):
     # ------------------------------------------------------------- torch side
 
     def _tensors(self, key: str, j: int, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Column j's knots (quantiles, scores) or mass points (scores, lower
-        and upper ends) as tensors like ``like``, made from float64, cached."""
+        """Column j's knots (quantiles, scores), or with ``key="atoms"`` every
+        column's mass points (scores, lower and upper ends; ``(n_columns,
+        most points)`` each, padded with scores no value has), as tensors
+        like ``like``, made from float64, cached."""
         cache_key = (key, j, like.dtype, like.device)
         if cache_key not in self._constants:
             if key == "knots":
                 arrays = _knots(self.stats["quantiles"][j])
             else:
-                arrays = np.asarray(self.stats["atoms"][j], dtype=np.float64).reshape(-1, 3).T
+                atoms = self.stats["atoms"]
+                width = max(len(a) for a in atoms)
+                arrays = np.full((3, self.n_columns, width), np.inf)
+                for c, points in enumerate(atoms):
+                    arrays[:, c, : len(points)] = np.asarray(points, dtype=np.float64).T
             self._constants[cache_key] = tuple(
                 torch.tensor(a, dtype=torch.float64, device=like.device).to(like.dtype)
                 for a in arrays
@@ -209,20 +215,20 @@ class Quantile(Gaussian):
 
     def log_prob(self, u, raw):
         log_p = super().log_prob(u, raw)
-        log_var = self.log_var()
-        columns = []
-        for j in range(self.n_columns):
-            if not self.stats["atoms"][j]:
-                columns.append(log_p[..., j])
-                continue
-            # A mass point's score: the probability of its interval instead
-            score, lower, upper = self._tensors("atoms", j, u)
-            x = u[..., j].expand(raw.shape[:-1])
-            k = torch.searchsorted(score, x.contiguous()).clamp(max=len(score) - 1)
-            std = torch.exp(0.5 * log_var[j])
-            mass = _log_interval((lower[k] - raw[..., j]) / std, (upper[k] - raw[..., j]) / std)
-            columns.append(torch.where(score[k] == x, mass, log_p[..., j]))
-        return torch.stack(columns, -1)
+        if not any(self.stats["atoms"]):
+            return log_p
+        # A mass point's score: the probability of its interval instead. All
+        # columns at once: each value's first point at or above it, per column.
+        score, lower, upper = self._tensors("atoms", -1, u)
+        x = u.expand(raw.shape).reshape(-1, self.n_columns).T.contiguous()  # (columns, rows)
+        k = torch.searchsorted(score, x).clamp(max=score.shape[1] - 1)
+        found = (score.gather(1, k) == x).T.reshape(raw.shape)
+        lower, upper = (end.gather(1, k).T.reshape(raw.shape) for end in (lower, upper))
+        # the padding's infinite ends: only in entries torch.where discards
+        lower, upper = (end.clamp(-ATOM_BOUND, ATOM_BOUND) for end in (lower, upper))
+        std = torch.exp(0.5 * self.log_var())
+        mass = _log_interval((lower - raw) / std, (upper - raw) / std)
+        return torch.where(found, mass, log_p)
 
     def _expected_values(self, raw: torch.Tensor) -> list[torch.Tensor]:
         """E[x] per column under N(raw, variance) in model units."""
