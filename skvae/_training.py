@@ -152,25 +152,12 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
-# Below this many multiply-adds per step in the forward pass's matrix
-# products (batch size times the linear layers' weights), float32 trains
-# faster than bfloat16 autocast on a CPU: the casts cost more than the
-# products save. Measured on a 2-core AVX512-BF16 machine with the default
-# (256, 128) network: 64 columns at batch 64 and 160 ran 22% and 14% faster
-# in float32, 64 at batch 320 (31M) broke even, 64 at batch 512 (50M) and
-# 784 at batch 160 (75M) ran 13% and 17% faster in bfloat16.
-MIN_BFLOAT16_WORK = 2**25
-
-
-def resolve_precision(precision: str, device: torch.device, work: int | None = None) -> str:
+def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision a fit on ``device`` runs in: "float32" or "bfloat16".
 
     "auto" takes bfloat16 on CUDA GPUs with bfloat16 tensor cores and on CPUs
     with native bfloat16 instructions (see cpu_has_native_bfloat16), else
-    float32; on a CPU only when a step's matrix products are large enough
-    to repay autocast's casts: ``work``, the batch size times the weights of
-    the network's linear layers, at least MIN_BFLOAT16_WORK (None: assume
-    they are). "bfloat16" is honoured wherever torch can autocast to it, even
+    float32. "bfloat16" is honoured wherever torch can autocast to it, even
     where it is emulated and slow.
     """
     if precision not in PRECISIONS:
@@ -188,8 +175,7 @@ def resolve_precision(precision: str, device: torch.device, work: int | None = N
     if precision == "float32":
         return "float32"
     if device.type == "cpu":
-        large = work is None or work >= MIN_BFLOAT16_WORK
-        return "bfloat16" if large and cpu_has_native_bfloat16() else "float32"
+        return "bfloat16" if cpu_has_native_bfloat16() else "float32"
     if device.type == "cuda":
         return "bfloat16" if _cuda_has_native_bfloat16(device) else "float32"
     return "float32"
@@ -414,9 +400,7 @@ def train(
     on each precision path.
     """
     device = next(model.parameters()).device
-    n_weights = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
-    work = min(config.batch_size, rows.n_rows) * n_weights
-    precision = resolve_precision(config.precision, device, work)
+    precision = resolve_precision(config.precision, device)
     shuffle_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     if optimizer is None:
