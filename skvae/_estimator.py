@@ -286,7 +286,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         at the default batch size). A DataFrame's fit allows at most 100:
         on the table benchmarks the shorter schedule samples (bench_synth)
         and imputes (bench_impute) as well or better in half the time, and
-        its reconstructions meet as many of bench_tables' checks. Chosen by ``benchmarks`` for time to quality.
+        its reconstructions meet as many of bench_tables' checks. Chosen by
+        ``benchmarks`` for time to quality.
 
     tol : float, default=1e-4
         Improvement, in nats per row, that counts as progress: training stops
