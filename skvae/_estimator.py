@@ -284,10 +284,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         optimizer steps: 200 on small data sets, where an epoch is a few
         steps, and fewer on large ones (24 on MNIST's 54,000 training rows
         at the default batch size). A DataFrame's fit allows at most 100:
-        on the table benchmarks the shorter schedule samples (bench_synth)
-        and imputes (bench_impute) as well or better in half the time, and
-        its reconstructions meet as many of bench_tables' checks. Chosen by
-        ``benchmarks`` for time to quality.
+        on the table benchmarks the shorter schedule fits in about 0.7 of
+        the time, imputes better and samples as well (better on three
+        tables of five, worse on two), and meets as many of bench_tables'
+        checks (benchmarks/results/epochs_200/ holds the 200-epoch runs).
+        Chosen by ``benchmarks`` for time to quality.
 
     tol : float, default=1e-4
         Improvement, in nats per row, that counts as progress: training stops

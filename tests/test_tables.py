@@ -175,8 +175,8 @@ def test_codes_for_samples_come_from_the_fitted_mixture_or_the_prior(table, fitt
 
 
 def test_auto_epoch_budget_is_shorter_for_a_table(table):
-    # A DataFrame's schedule allows 100 epochs, an array's 200 (on the table
-    # benchmarks the shorter one samples and imputes as well, in half the time).
+    # A DataFrame's schedule allows 100 epochs, an array's 200 (measured on the
+    # table benchmarks: benchmarks/results/epochs_200/ against results/).
     settings = dict(hidden_layer_sizes=(8,), n_components=2, n_iter_no_change=1000, random_state=0)
     numbers = table[["age", "income"]]
     assert VAETransformer(**settings).fit(numbers).n_iter_ == 100
