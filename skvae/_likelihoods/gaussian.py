@@ -55,6 +55,13 @@ def _too_large(values: np.ndarray) -> ValueError:
     )
 
 
+def normal_log_prob(u: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """log N(u | mean, exp(log_var)) per entry."""
+    # -1/2 * [ log(2 pi) + log var_j + (x_j - mean_j)^2 / var_j ]
+    squared = (u - mean).square() * torch.exp(-log_var)
+    return -0.5 * (LOG_2PI + log_var + squared)
+
+
 class Gaussian(Likelihood):
     """N(x | mean, variance): the decoder emits the mean in model units and the
     module learns one variance per column, floored at ``MIN_VARIANCE``.
@@ -123,10 +130,7 @@ class Gaussian(Likelihood):
         return INPUT_BOUND * torch.tanh(u / INPUT_BOUND)
 
     def log_prob(self, u, raw):
-        # -1/2 * [ log(2 pi) + log var_j + (x_j - mean_j)^2 / var_j ]
-        log_var = self.log_var()
-        squared = (u - raw).square() * torch.exp(-log_var)
-        return -0.5 * (LOG_2PI + log_var + squared)
+        return normal_log_prob(u, raw, self.log_var())
 
     def point(self, raw):
         return raw

@@ -10,12 +10,13 @@ the training range.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 import torch
 
 from ._base import Stats
-from .gaussian import MIN_VARIANCE, Gaussian
+from .gaussian import MIN_VARIANCE, Gaussian, normal_log_prob
 
 # Quantiles kept per column, as scikit-learn's QuantileTransformer does by default.
 MAX_KNOTS = 1000
@@ -36,11 +37,19 @@ def _ndtri(p: np.ndarray) -> np.ndarray:
 
 
 def _knots(quantiles: list) -> tuple[np.ndarray, np.ndarray]:
-    """A column's quantiles and their normal scores: knot i stands for the
-    probability (i + 1/2) / n, so the smallest training value scores
-    ndtri(1 / 2n) and not minus infinity."""
-    q = np.asarray(quantiles, dtype=np.float64)
-    return q, _ndtri((np.arange(len(q)) + 0.5) / len(q))
+    """A column's quantiles and their normal scores."""
+    return np.asarray(quantiles, dtype=np.float64), _knot_scores(len(quantiles))
+
+
+@lru_cache(maxsize=64)
+def _knot_scores(n: int) -> np.ndarray:
+    """The normal scores of n knots: knot i stands for the probability
+    (i + 1/2) / n, so the smallest training value scores ndtri(1 / 2n) and
+    not minus infinity. Read-only: cached, and shared by every column of n
+    knots."""
+    scores = _ndtri((np.arange(n) + 0.5) / n)
+    scores.flags.writeable = False
+    return scores
 
 
 def _scores(x: np.ndarray, q: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -151,82 +160,83 @@ class Quantile(Gaussian):
             # value sits exactly on a knot (np.quantile's interpolation can
             # land a hair off one)
             quantiles.append(observed.tolist())
-        # Scores are not standardized: N(0, 1) in score space is then exactly
-        # the training distribution, mass points included.
-        n_columns = values.shape[1]
+        # The model's units are the scores themselves, not standardized: N(0, 1)
+        # in score space is then exactly the training distribution, mass
+        # points included.
         return {
-            "n_columns": n_columns,
+            "n_columns": values.shape[1],
             "quantiles": quantiles,
             "atoms": [_atoms(*_knots(q)) for q in quantiles],
-            "mean": [0.0] * n_columns,
-            "scale": [1.0] * n_columns,
-            "floor": [MIN_VARIANCE] * n_columns,
+            "floor": [MIN_VARIANCE] * values.shape[1],
         }
 
     @classmethod
-    def _all_scores(cls, values, stats):
+    def to_model(cls, values, stats):
         out = np.empty(values.shape)
         for j, quantiles in enumerate(stats["quantiles"]):
             out[:, j] = _scores(values[:, j], *_knots(quantiles))
         return out
 
     @classmethod
-    def to_model(cls, values, stats):
-        return super().to_model(cls._all_scores(values, stats), stats)
-
-    @classmethod
     def from_model(cls, u, stats):
-        scores = super().from_model(u, stats)
         out = np.empty(u.shape)
         for j, quantiles in enumerate(stats["quantiles"]):
             q, s = _knots(quantiles)
-            out[:, j] = np.interp(scores[:, j], s, q)
+            out[:, j] = np.interp(u[:, j], s, q)
         return out
 
     @classmethod
     def log_jacobian(cls, values, stats):
-        total = super().log_jacobian(values, stats)
+        total = np.zeros(values.shape[0])
         for j, quantiles in enumerate(stats["quantiles"]):
             total = total + _log_slope(values[:, j], *_knots(quantiles))
         return total
 
     # ------------------------------------------------------------- torch side
 
-    def _tensors(self, key: str, j: int, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Column j's knots (quantiles, scores), or with ``key="atoms"`` every
-        column's mass points (scores, lower and upper ends; ``(n_columns,
-        most points)`` each, padded with scores no value has), as tensors
-        like ``like``, made from float64, cached."""
-        cache_key = (key, j, like.dtype, like.device)
+    def _cached(self, key, like: torch.Tensor, make) -> tuple[torch.Tensor, ...]:
+        """The float64 arrays ``make()`` returns, as tensors like ``like``
+        (made from float64, not cast from float32), cached under ``key``."""
+        cache_key = (key, like.dtype, like.device)
         if cache_key not in self._constants:
-            if key == "knots":
-                arrays = _knots(self.stats["quantiles"][j])
-            else:
-                atoms = self.stats["atoms"]
-                width = max(len(a) for a in atoms)
-                arrays = np.full((3, self.n_columns, width), np.inf)
-                for c, points in enumerate(atoms):
-                    arrays[:, c, : len(points)] = np.asarray(points, dtype=np.float64).T
             self._constants[cache_key] = tuple(
                 torch.tensor(a, dtype=torch.float64, device=like.device).to(like.dtype)
-                for a in arrays
+                for a in make()
             )
         return self._constants[cache_key]
 
+    def _knot_tensors(self, j: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Column j's quantiles and their scores."""
+        return self._cached(("knots", j), like, lambda: _knots(self.stats["quantiles"][j]))
+
+    def _atom_tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every column's mass points: scores, lower and upper ends, each
+        ``(n_columns, most points)``, padded with scores no value has."""
+
+        def make():
+            atoms = self.stats["atoms"]
+            arrays = np.full((3, self.n_columns, max(len(a) for a in atoms)), np.inf)
+            for c, points in enumerate(atoms):
+                arrays[:, c, : len(points)] = np.asarray(points, dtype=np.float64).T
+            return arrays
+
+        return self._cached("atoms", like, make)
+
     def log_prob(self, u, raw):
-        log_p = super().log_prob(u, raw)
+        log_var = self.log_var()
+        log_p = normal_log_prob(u, raw, log_var)
         if not any(self.stats["atoms"]):
             return log_p
         # A mass point's score: the probability of its interval instead. All
         # columns at once: each value's first point at or above it, per column.
-        score, lower, upper = self._tensors("atoms", -1, u)
+        score, lower, upper = self._atom_tensors(u)
         x = u.expand(raw.shape).reshape(-1, self.n_columns).T.contiguous()  # (columns, rows)
         k = torch.searchsorted(score, x).clamp(max=score.shape[1] - 1)
         found = (score.gather(1, k) == x).T.reshape(raw.shape)
         lower, upper = (end.gather(1, k).T.reshape(raw.shape) for end in (lower, upper))
         # the padding's infinite ends: only in entries torch.where discards
         lower, upper = (end.clamp(-ATOM_BOUND, ATOM_BOUND) for end in (lower, upper))
-        std = torch.exp(0.5 * self.log_var())
+        std = torch.exp(0.5 * log_var)
         mass = _log_interval((lower - raw) / std, (upper - raw) / std)
         return torch.where(found, mass, log_p)
 
@@ -240,7 +250,7 @@ class Quantile(Gaussian):
         scores = raw.unsqueeze(-1) + std[:, None] * nodes
         out = []
         for j in range(self.n_columns):
-            q, s = self._tensors("knots", j, raw)
+            q, s = self._knot_tensors(j, raw)
             out.append((_interp(scores[..., j, :], s, q) * weights).sum(-1))
         return out
 
@@ -248,7 +258,7 @@ class Quantile(Gaussian):
         """Values per column (in the data's units) back into model units."""
         scores = []
         for j, x in enumerate(values):
-            q, s = self._tensors("knots", j, like)
+            q, s = self._knot_tensors(j, like)
             # the middle of a mass point's scores, as on the host
             left = _interp(x, q, s)
             right = -_interp(-x, -q.flip(0), -s.flip(0))
