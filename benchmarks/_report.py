@@ -27,3 +27,17 @@ class Report:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
             f.write("\n".join([header, "", *self.lines]) + "\n")
+
+
+def number(value):
+    """A figure to three decimals, "n/a" for none."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def worst_column(by_column, worst=max):
+    """ "value (column)" for the worst of a {column: value} dict (``worst``: max
+    for errors, min for scores), "n/a" when empty."""
+    if not by_column:
+        return "n/a"
+    column = worst(by_column, key=by_column.get)
+    return f"{by_column[column]:.3f} ({column})"

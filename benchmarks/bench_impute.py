@@ -94,30 +94,19 @@ from _impute import (  # noqa: E402
     score_table,
     vae_available,
 )
-from _report import Report  # noqa: E402
+from _report import Report, number, worst_column  # noqa: E402
 
 NATURAL_GAPS = {"airquality"}
-
-
-def number(value):
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def mean_or_none(values):
     return float(np.mean(list(values))) if len(values) else None
 
 
-def worst(nrmse):
-    if not nrmse:
-        return "n/a"
-    column = max(nrmse, key=nrmse.get)
-    return f"{nrmse[column]:.3f} ({column})"
-
-
 COLUMNS = (  # header, result field, formatter
     ("hidden (test)", "hidden", lambda v: f"{100 * v:.1f}%"),
     ("mean NRMSE", "nrmse_mean", number),
-    ("worst NRMSE (column)", "nrmse", worst),
+    ("worst NRMSE (column)", "nrmse", worst_column),
     ("cat. acc.", "cat_acc", number),
     ("downstream acc.", "downstream", number),
     ("fit s", "fit_s", lambda v: f"{v:.2f}"),

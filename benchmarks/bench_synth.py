@@ -96,7 +96,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _report import Report  # noqa: E402
+from _report import Report, number  # noqa: E402
 from _synth import (  # noqa: E402
     SEED,
     TABLES,
@@ -107,7 +107,7 @@ from _synth import (  # noqa: E402
     sdv_metadata,
     validity,
 )
-from bench_tables import TabularPCA, number  # noqa: E402
+from bench_tables import TabularPCA  # noqa: E402
 
 # ------------------------------------------------------------------ methods
 

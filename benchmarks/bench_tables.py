@@ -69,7 +69,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _report import Report  # noqa: E402
+from _report import Report, number, worst_column  # noqa: E402
 from _tables import TABLES  # noqa: E402
 
 warnings.simplefilter("ignore", ConvergenceWarning)
@@ -284,20 +284,9 @@ def evaluate(make, t, catch_errors):
 # -------------------------------------------------------------- reporting
 
 
-def number(value):
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def worst_r2(r2):
-    if not r2:
-        return "n/a"
-    column = min(r2, key=r2.get)
-    return f"{r2[column]:.3f} ({column})"
-
-
 COLUMNS = (  # header, result field, formatter
     ("mean R²", "r2_mean", number),
-    ("worst R² (column)", "r2", worst_r2),
+    ("worst R² (column)", "r2", partial(worst_column, worst=min)),
     ("cat. acc.", "cat_acc", number),
     ("valid samples", "valid", lambda v: f"{100 * v:.1f}%"),
     ("KS", "ks", number),
