@@ -315,7 +315,7 @@ def run_table(name, args, report):
     report(f"Wall time for this table: {time.perf_counter() - start:.0f} s.", "")
     if notes:
         report("Notes:", "", *notes, "")
-    return split, results
+    return split, results, distances.holdout["copies"]
 
 
 def verdict(met, detail):
@@ -369,8 +369,8 @@ def report_must_show(all_results, report):
         "|---|" + "---|" * len(MUST_SHOW),
     )
     met = applicable = 0
-    for name, (split, results) in all_results.items():
-        verdicts = must_show(results, Distances(split).holdout["copies"])
+    for name, (_, results, holdout_copies) in all_results.items():
+        verdicts = must_show(results, holdout_copies)
         met += sum(v.startswith("yes") for v in verdicts.values())
         applicable += len(verdicts)
         report(f"| {name} | " + " | ".join(verdicts.get(c, "n/a") for c in MUST_SHOW) + " |")
@@ -399,7 +399,7 @@ def save_plot(path, all_results, report):
         return
     panels = [
         (name, column, split, results)
-        for name, (split, results) in all_results.items()
+        for name, (split, results, _) in all_results.items()
         for column in PLOT_COLUMNS.get(name, [])
     ]
     if not panels:
