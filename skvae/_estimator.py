@@ -48,8 +48,12 @@ _SCORE_NOISE_SEED = 0
 
 
 # learning_rate_init="auto": Adam's peak rate at a batch of 512 rows, scaled
-# down in proportion for smaller batches.
+# down in proportion for smaller batches, but no lower than at LR_FLOOR_ROWS:
+# small tables (batches of 16 to 43 rows on penguins, wine and breast_cancer)
+# trained at the proportional rate take a few hundredths of MNIST's total
+# step length and end under-fitted (benchmarks/results/lr_floor.md).
 PEAK_LEARNING_RATE = 1.5e-2
+LR_FLOOR_ROWS = 128
 
 # A streamed fit validates on at most this many of its held-out rows, copied
 # into memory once.
@@ -274,8 +278,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     learning_rate_init : float or "auto", default="auto"
         Adam's (peak) learning rate. "auto": 1.5e-2 at a batch of 512 rows,
         in proportion to the batch size below it (the linear scaling rule,
-        Goyal et al. 2017): 1.5e-2 on MNIST, about 5e-3 on digits' batches
-        of 162, less on small tables.
+        Goyal et al. 2017) down to batches of 128 rows, and 3.75e-3 below
+        that: 1.5e-2 on MNIST, about 5e-3 on digits' batches of 162, 3.75e-3
+        on tables of fewer than 1,280 training rows, which the proportional
+        rate left under-fitted.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training rows), and the
@@ -856,7 +862,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _learning_rate(self, n_train: int) -> float:
         if self.learning_rate_init != "auto":
             return self.learning_rate_init
-        return PEAK_LEARNING_RATE * self._batch_size(n_train) / 512
+        return PEAK_LEARNING_RATE * max(self._batch_size(n_train), LR_FLOOR_ROWS) / 512
 
     def _max_epochs(self, n_train: int, is_frame: bool = False) -> int:
         if self.max_iter != "auto":
