@@ -3,9 +3,9 @@
     python benchmarks/bench_lr_floor.py --out benchmarks/results/lr_floor.md
 
 "auto" takes Adam's peak rate 1.5e-2 at a batch of 512 rows, in proportion to
-the batch below it, but no lower than at 128 rows (3.75e-3). Batches fall
-below 128 rows on tables of fewer than 1,280 training rows, where the batch
-is a tenth of the rows (at least 16). This script fits skvae with defaults
+the batch below it, but no lower than at 64 rows (1.875e-3). Batches fall
+below 64 rows on tables of fewer than 640 training rows, where the batch is
+a tenth of the rows (at least 16). This script fits skvae with defaults
 (the floor) and with the proportional rate passed as ``learning_rate_init``
 (the rule before the floor) on the small tables of bench_tables.py and
 bench_synth.py, three seeds each, side by side:

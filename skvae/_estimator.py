@@ -50,10 +50,11 @@ _SCORE_NOISE_SEED = 0
 # learning_rate_init="auto": Adam's peak rate at a batch of 512 rows, scaled
 # down in proportion for smaller batches, but no lower than at LR_FLOOR_ROWS:
 # small tables (batches of 16 to 43 rows on penguins, wine and breast_cancer)
-# trained at the proportional rate take a few hundredths of MNIST's total
-# step length and end under-fitted (benchmarks/results/lr_floor.md).
+# trained at the proportional rate end under-fitted
+# (benchmarks/results/lr_floor.md). The floor is low enough that small tables
+# with gaps (bench_impute's airquality) still impute better than their means.
 PEAK_LEARNING_RATE = 1.5e-2
-LR_FLOOR_ROWS = 128
+LR_FLOOR_ROWS = 64
 
 # A streamed fit validates on at most this many of its held-out rows, copied
 # into memory once.
@@ -278,10 +279,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     learning_rate_init : float or "auto", default="auto"
         Adam's (peak) learning rate. "auto": 1.5e-2 at a batch of 512 rows,
         in proportion to the batch size below it (the linear scaling rule,
-        Goyal et al. 2017) down to batches of 128 rows, and 3.75e-3 below
-        that: 1.5e-2 on MNIST, about 5e-3 on digits' batches of 162, 3.75e-3
-        on tables of fewer than 1,280 training rows, which the proportional
-        rate left under-fitted.
+        Goyal et al. 2017) down to batches of 64 rows, and 1.875e-3 below
+        that: 1.5e-2 on MNIST, about 5e-3 on digits' batches of 162,
+        1.875e-3 on tables of fewer than 640 training rows, which the
+        proportional rate left under-fitted.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training rows), and the

@@ -356,11 +356,11 @@ def test_cosine_schedule_warms_up_then_decays_to_zero():
 def test_auto_learning_rate_scales_with_the_batch_down_to_a_floor():
     vae = VAETransformer()
     # MNIST-sized data: batches of 512 at the peak rate; digits: a tenth of
-    # the rows (162) in proportion; small tables: the rate of 128 rows.
+    # the rows (162) in proportion; small tables: the rate of 64 rows.
     assert vae._learning_rate(54_000) == pytest.approx(1.5e-2)
     assert vae._learning_rate(1_617) == pytest.approx(1.5e-2 * 162 / 512)
-    assert vae._learning_rate(150) == pytest.approx(1.5e-2 * 128 / 512)
-    assert vae._learning_rate(150) == vae._learning_rate(1_000)
+    assert vae._learning_rate(150) == pytest.approx(1.5e-2 * 64 / 512)
+    assert vae._learning_rate(150) == vae._learning_rate(640)
     assert VAETransformer(learning_rate_init=1e-3)._learning_rate(150) == 1e-3
 
 
