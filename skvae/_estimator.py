@@ -60,6 +60,12 @@ LR_FLOOR_ROWS = 64
 # into memory once.
 MAX_STREAMED_VALIDATION = 16384
 
+# transform encodes with the fitted float32 module, each encoder pass on at
+# least this many rows (a shorter batch is padded): torch's float32 matrix
+# products give a row the same bits in any batch of 12 rows or more on the
+# CPUs measured (tests/test_estimator.py checks it), but not in smaller ones.
+MIN_ENCODER_ROWS = 16
+
 
 def _is_out_of_core(X) -> bool:
     """A memmap, or an array-like that is not a numpy array nor a DataFrame
@@ -939,8 +945,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # -------------------------------------------------------- inference
 
     def _make_inference_module(self) -> VAE:
-        """The module that serves predictions: a float64 copy on the CPU (so that
-        results do not depend on batching), the fitted module itself elsewhere."""
+        """The module that serves decoding, scores and imputation: a float64 copy
+        on the CPU (so that results do not depend on batching), the fitted
+        module itself elsewhere. transform encodes with the fitted module."""
         if next(self.module_.parameters()).device.type == "cpu":
             return copy.deepcopy(self.module_).double().eval()
         return self.module_
@@ -949,16 +956,22 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         check_is_fitted(self)
         return self._check_input(X, reset=False)
 
-    def _batched(self, A, fn, n_out, *, to_model=False, rows_per_batch=EVAL_BATCH_SIZE):
+    def _batched(
+        self, A, fn, n_out, *, to_model=False, rows_per_batch=None, module=None, min_rows=1
+    ):
         """Apply ``fn(module, a)`` to the rows of A batch by batch and return a
         float64 array with ``n_out`` columns (None: one value per row).
 
         ``to_model`` maps rows of X into the model's units first (on the host,
         in float64, so large offsets survive a float32 device). ``fn`` returns
-        a tensor or a numpy array.
+        a tensor or a numpy array. ``module``: the inference module unless
+        given. A batch of fewer than ``min_rows`` rows is padded to that many
+        by repeating its first row, and the padding's results dropped.
         """
-        module = self._inference_module
+        module = self._inference_module if module is None else module
+        rows_per_batch = rows_per_batch or EVAL_BATCH_SIZE
         param = next(module.parameters())
+        host_dtype = np.float64 if param.dtype == torch.float64 else np.float32
         out = np.empty((A.shape[0],) if n_out is None else (A.shape[0], n_out))
         with torch.inference_mode():
             for start in range(0, A.shape[0], rows_per_batch):
@@ -967,8 +980,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     rows = to_model(rows)
                 # A writable copy: torch warns on read-only arrays (pandas 3 hands
                 # them over), and the batch is small.
-                rows = np.array(rows, dtype=np.float64)
-                result = fn(module, torch.from_numpy(rows).to(param.device, param.dtype))
+                rows = np.array(rows, dtype=host_dtype)
+                n_rows = len(rows)
+                if n_rows < min_rows:
+                    rows = np.concatenate([rows, np.repeat(rows[:1], min_rows - n_rows, 0)])
+                result = fn(module, torch.from_numpy(rows).to(param.device))[:n_rows]
                 if isinstance(result, torch.Tensor):
                     result = result.cpu().numpy()
                 out[start : start + rows_per_batch] = result
@@ -1005,11 +1021,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         Returns
         -------
         Z : ndarray of shape (n_samples, n_components)
-            Posterior means mu(x), of X's dtype (float32 or float64).
+            Posterior means mu(x), of X's dtype (float32 or float64),
+            computed in float32 (the precision the model was trained in):
+            a row's code is the same, bit for bit, whatever the rows it is
+            passed with.
         """
         X = self._validated_X(X)
         Z = self._batched(
-            X, lambda m, u: m.encode(u)[0], self.n_components, to_model=self.table_.to_model
+            X,
+            lambda m, u: m.encode(u)[0],
+            self.n_components,
+            to_model=self.table_.to_model,
+            module=self.module_,
+            min_rows=MIN_ENCODER_ROWS,
         )
         return self._finite(Z, "transform", "X").astype(self._out_dtype(X), copy=False)
 

@@ -46,11 +46,16 @@ def test_transform_shape_and_determinism(fitted, digits):
 def test_transform_independent_of_batching(fitted, digits, monkeypatch):
     X, _ = digits
     Z = fitted.transform(X)
+    # Bit for bit: alone, in batches of every size up to 40, from any offset.
     rows = np.vstack([fitted.transform(X[i : i + 1]) for i in range(50)])
-    np.testing.assert_allclose(rows, Z[:50], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(rows, Z[:50])
+    for size in range(2, 41):
+        np.testing.assert_array_equal(fitted.transform(X[size : 2 * size]), Z[size : 2 * size])
+    order = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_array_equal(fitted.transform(X[order]), Z[order])
     # The internal batch size changes nothing either.
     monkeypatch.setattr("skvae._estimator.EVAL_BATCH_SIZE", 7)
-    np.testing.assert_allclose(fitted.transform(X), Z, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(fitted.transform(X), Z)
 
 
 def test_fit_transform_equals_fit_then_transform(digits):
