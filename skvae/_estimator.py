@@ -979,8 +979,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 if to_model:
                     rows = to_model(rows)
                 # A writable copy: torch warns on read-only arrays (pandas 3 hands
-                # them over), and the batch is small.
-                rows = np.array(rows, dtype=host_dtype)
+                # them over), and the batch is small. Values beyond float32's
+                # range become inf, which the callers' finite checks report.
+                with np.errstate(over="ignore"):
+                    rows = np.array(rows, dtype=host_dtype)
                 n_rows = len(rows)
                 if n_rows < min_rows:
                     rows = np.concatenate([rows, np.repeat(rows[:1], min_rows - n_rows, 0)])
