@@ -330,11 +330,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Arithmetic of the training forward pass's matrix products. "auto"
         takes bfloat16 autocast where the hardware computes it natively
-        (CPUs with AVX512-BF16 or AMX, recent GPUs) and float32 elsewhere;
-        likelihoods, the KL, gradients' accumulation and Adam's state stay
+        (CPUs with AVX512-BF16 or AMX, recent GPUs) and batches hold at least
+        64 rows, and float32 elsewhere: on smaller batches (tables of fewer
+        than 640 rows) casting to bfloat16 costs more than it saves.
+        Likelihoods, the KL, gradients' accumulation and Adam's state stay
         float32. "float32" forces full precision. Each path gives bitwise
-        identical fits for the same ``random_state`` on the same machine.
-        Prediction is unaffected (float64 on the CPU).
+        identical fits for the same ``random_state`` on the same machine;
+        ``precision_`` says which ran. Prediction is unaffected: transform
+        encodes in float32, decoding and scores run in float64 on the CPU.
 
     verbose : int, default=0
         0 is silent; 1 draws a progress bar with the running loss on stderr;

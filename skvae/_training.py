@@ -152,13 +152,28 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision a fit on ``device`` runs in: "float32" or "bfloat16".
+# precision="auto" trains in float32 on batches of fewer rows than this.
+# bfloat16 autocast pays only where the matrix products are large: on MNIST's
+# batches of 512 rows it trains 1.6x faster (benchmarks/results/fit_cpu.md),
+# but on small data with the default layers, casting weights and activations
+# on every step costs more than it saves. On this project's CPU (native
+# bfloat16) float32 steps were 1.2-1.6x faster on batches of 16 and 32 rows of
+# digits, breast_cancer and penguins, and 1.0-1.3x at 64 to 256 rows
+# (benchmarks/results/precision_steps.md). The threshold switches bfloat16 off
+# where it is clearly slower and leaves larger batches, digits' 162 rows
+# among them, as their results were measured.
+BFLOAT16_MIN_BATCH = 64
+
+
+def resolve_precision(precision: str, device: torch.device, batch_size: int | None = None) -> str:
+    """The precision a fit on ``device`` with batches of ``batch_size`` rows
+    runs in: "float32" or "bfloat16".
 
     "auto" takes bfloat16 on CUDA GPUs with bfloat16 tensor cores and on CPUs
-    with native bfloat16 instructions (see cpu_has_native_bfloat16), else
-    float32. "bfloat16" is honoured wherever torch can autocast to it, even
-    where it is emulated and slow.
+    with native bfloat16 instructions (see cpu_has_native_bfloat16), for
+    batches of at least BFLOAT16_MIN_BATCH rows; else float32. "bfloat16" is
+    honoured wherever torch can autocast to it, even where it is emulated and
+    slow.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
@@ -172,7 +187,7 @@ def resolve_precision(precision: str, device: torch.device) -> str:
                 f"precision='float32' or 'auto'."
             )
         return "bfloat16"
-    if precision == "float32":
+    if precision == "float32" or (batch_size is not None and batch_size < BFLOAT16_MIN_BATCH):
         return "float32"
     if device.type == "cpu":
         return "bfloat16" if cpu_has_native_bfloat16() else "float32"
@@ -400,13 +415,13 @@ def train(
     on each precision path.
     """
     device = next(model.parameters()).device
-    precision = resolve_precision(config.precision, device)
+    n_train = rows.n_rows
+    batch_size = min(config.batch_size, n_train)
+    precision = resolve_precision(config.precision, device, batch_size)
     shuffle_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     if optimizer is None:
         optimizer = make_optimizer(model.parameters(), config.learning_rate)
-    n_train = rows.n_rows
-    batch_size = min(config.batch_size, n_train)
     n_batches = math.ceil(n_train / batch_size)
     n_components = model.config.n_components
     # Rows of noise per draw: whole batches, at most _NOISE_BLOCK numbers.

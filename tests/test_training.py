@@ -284,10 +284,14 @@ def test_a_seed_gives_bitwise_identical_fits_on_each_precision_path(digits_unit,
         assert not torch.equal(fp32.mu_head.weight, first.mu_head.weight)
 
 
-def test_precision_auto_takes_bfloat16_only_where_the_cpu_has_it():
+def test_precision_auto_takes_bfloat16_where_the_cpu_has_it_and_batches_are_large():
     cpu = torch.device("cpu")
     expected = "bfloat16" if cpu_has_native_bfloat16() else "float32"
     assert resolve_precision("auto", cpu) == expected
+    assert resolve_precision("auto", cpu, batch_size=64) == expected
+    # Small batches: casting costs more than bfloat16 saves.
+    assert resolve_precision("auto", cpu, batch_size=63) == "float32"
+    assert resolve_precision("bfloat16", cpu, batch_size=16) == "bfloat16"
     assert resolve_precision("float32", cpu) == "float32"
     assert resolve_precision("bfloat16", cpu) == "bfloat16"
     with pytest.raises(ValueError, match="precision must be one of"):
