@@ -41,3 +41,17 @@ def worst_column(by_column, worst=max):
         return "n/a"
     column = worst(by_column, key=by_column.get)
     return f"{by_column[column]:.3f} ({column})"
+
+
+def add_run_arguments(parser):
+    """--threads and --out, which most benchmark scripts take."""
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--out", help="also write the markdown to this file")
+
+
+def set_threads(args):
+    """Apply --threads, if given, to torch."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)

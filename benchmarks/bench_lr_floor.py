@@ -26,8 +26,7 @@ import statistics
 import warnings
 from functools import partial
 
-import torch
-from _report import Report, number
+from _report import Report, add_run_arguments, number, set_threads
 from bench_tables import evaluate, load_table
 
 from skvae import VAETransformer
@@ -113,11 +112,9 @@ def synth_section(report):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=["penguins", "wine", "breast_cancer"])
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--out", help="also write the markdown to this file")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     warnings.simplefilter("ignore")
     report = Report()
     tables_section(args.tables, report)

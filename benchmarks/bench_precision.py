@@ -21,7 +21,7 @@ import time
 import warnings
 
 import torch
-from _report import Report
+from _report import Report, add_run_arguments, set_threads
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from skvae import VAETransformer
@@ -61,11 +61,9 @@ def ms_per_step(X, batch_size, precision):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--out", help="also write the markdown to this file")
+    add_run_arguments(parser)
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     warnings.simplefilter("ignore")
     report = Report()
     report(
