@@ -298,6 +298,16 @@ def test_precision_auto_takes_bfloat16_where_the_cpu_has_it_and_batches_are_larg
         resolve_precision("float16", cpu)
 
 
+def test_small_batches_train_in_float32_under_auto(digits):
+    X = digits[0][:300]
+    small = VAETransformer(**{**FAST, "batch_size": 16}).fit(X)
+    assert small.precision_ == "float32"
+    large = VAETransformer(**{**FAST, "batch_size": 64}).fit(X)
+    assert large.precision_ == ("bfloat16" if cpu_has_native_bfloat16() else "float32")
+    forced = VAETransformer(**{**FAST, "batch_size": 16, "precision": "bfloat16"}).fit(X)
+    assert forced.precision_ == "bfloat16"
+
+
 def test_adam_runs_fused_where_torch_has_the_kernel():
     optimizer = make_optimizer(nn.Linear(3, 2).parameters(), 1e-3)
     fused_on_cpu = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
