@@ -22,12 +22,11 @@ Each line is the mean over seeds 0, 1, 2 of VAETransformer(random_state=seed).
 
 import argparse
 import math
-import statistics
 import warnings
 from functools import partial
 
 from _report import Report, add_run_arguments, number, set_threads
-from bench_tables import evaluate, load_table
+from bench_tables import evaluate, load_table, mean_or_none
 
 from skvae import VAETransformer
 from skvae._estimator import PEAK_LEARNING_RATE
@@ -43,8 +42,7 @@ def proportional_rate(n_rows, early_stopping=True):
 
 
 def mean_of(results, key):
-    values = [r[key] for r in results if r.get(key) is not None]
-    return statistics.fmean(values) if values else None
+    return mean_or_none([r[key] for r in results if r.get(key) is not None])
 
 
 def tables_section(names, report):

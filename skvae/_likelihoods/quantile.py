@@ -244,9 +244,10 @@ class Quantile(Gaussian):
     def _expected_values(self, raw: torch.Tensor) -> list[torch.Tensor]:
         """E[x] per column under N(raw, variance) in model units."""
         std = torch.exp(0.5 * self.log_var()).to(raw.dtype)
-        nodes = torch.tensor(_HERMITE_NODES * math.sqrt(2.0), dtype=raw.dtype, device=raw.device)
-        weights = torch.tensor(
-            _HERMITE_WEIGHTS / math.sqrt(math.pi), dtype=raw.dtype, device=raw.device
+        nodes, weights = self._cached(
+            "hermite",
+            raw,
+            lambda: (_HERMITE_NODES * math.sqrt(2.0), _HERMITE_WEIGHTS / math.sqrt(math.pi)),
         )
         scores = raw.unsqueeze(-1) + std[:, None] * nodes
         out = []
