@@ -61,9 +61,11 @@ LR_FLOOR_ROWS = 64
 MAX_STREAMED_VALIDATION = 16384
 
 # transform encodes with the fitted float32 module, each encoder pass on at
-# least this many rows (a shorter batch is padded): torch's float32 matrix
-# products give a row the same bits in any batch of 12 rows or more on the
-# CPUs measured (tests/test_estimator.py checks it), but not in smaller ones.
+# least this many rows (a shorter batch is padded). On this project's CPU,
+# torch's float32 matrix products gave a row the same bits in every batch of
+# 12 rows or more, and other bits in some smaller batches (observed, not a
+# documented guarantee); tests/test_estimator.py checks transform bit for bit,
+# alone and in batches of every size up to 40.
 MIN_ENCODER_ROWS = 16
 
 
@@ -300,7 +302,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         on the table benchmarks the shorter schedule fits in about 0.7 of
         the time, imputes better and samples as well (better on three
         tables of five, worse on two), and meets as many of bench_tables'
-        checks (benchmarks/results/epochs_200/ holds the 200-epoch runs).
+        checks (benchmarks/results/epochs_200/ holds the 200-epoch runs,
+        measured before the learning-rate floor for small tables).
         Chosen by ``benchmarks`` for time to quality.
 
     tol : float, default=1e-4

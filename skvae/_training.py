@@ -158,7 +158,7 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 # but on small data with the default layers, casting weights and activations
 # on every step costs more than it saves. On this project's CPU (native
 # bfloat16) float32 steps were 1.2-1.6x faster on batches of 16 and 32 rows of
-# digits, breast_cancer and penguins, and 1.0-1.3x at 64 to 256 rows
+# digits, breast_cancer and penguins, and 1.0-1.4x at 64 to 256 rows
 # (benchmarks/results/precision_steps.md). The threshold switches bfloat16 off
 # where it is clearly slower and leaves larger batches, digits' 162 rows
 # among them, as their results were measured.
