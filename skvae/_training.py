@@ -152,26 +152,31 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
-# precision="auto" trains in float32 on batches of fewer rows than this.
-# bfloat16 autocast pays only where the matrix products are large: on MNIST's
-# batches of 512 rows it trains 1.6x faster (benchmarks/results/fit_cpu.md),
-# but on small data with the default layers, casting weights and activations
-# on every step costs more than it saves. On this project's CPU (native
-# bfloat16) float32 steps were 1.2-1.6x faster on batches of 16 and 32 rows of
-# digits, breast_cancer and penguins, and 1.0-1.4x at 64 to 256 rows
-# (benchmarks/results/precision_steps.md). The threshold switches bfloat16 off
-# where it is clearly slower and leaves larger batches, digits' 162 rows
-# among them, as their results were measured.
-BFLOAT16_MIN_BATCH = 64
+# precision="auto" trains in float32 where a step does fewer multiply-adds in
+# its matrix products (batch rows times the model's weights) than this.
+# bfloat16 autocast pays only where the products are large: casting weights
+# and activations on every step costs more than it saves on small ones. On
+# this project's CPU (native bfloat16), float32 steps were 1.1-2x faster on
+# digits, breast_cancer and penguins with the default layers at every batch
+# up to 512 rows (up to 52M multiply-adds a step); bfloat16 steps were faster
+# from 105M up (digits' batches of 1,024 rows, 0.82x; MNIST's of 256 and 512,
+# 0.85x and 0.64x); at 30M-60M on MNIST (batches of 64 and 128) the two were
+# within 10% (benchmarks/results/precision_steps.md).
+BFLOAT16_MIN_WORK = 64_000_000
 
 
-def resolve_precision(precision: str, device: torch.device, batch_size: int | None = None) -> str:
-    """The precision a fit on ``device`` with batches of ``batch_size`` rows
-    runs in: "float32" or "bfloat16".
+def multiply_adds_per_row(model: torch.nn.Module) -> int:
+    """Multiply-adds of one row's forward pass through ``model``'s linear layers."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def resolve_precision(precision: str, device: torch.device, work: int | None = None) -> str:
+    """The precision a fit on ``device`` runs in: "float32" or "bfloat16".
 
     "auto" takes bfloat16 on CUDA GPUs with bfloat16 tensor cores and on CPUs
-    with native bfloat16 instructions (see cpu_has_native_bfloat16), for
-    batches of at least BFLOAT16_MIN_BATCH rows; else float32. "bfloat16" is
+    with native bfloat16 instructions (see cpu_has_native_bfloat16), where a
+    step does at least BFLOAT16_MIN_WORK multiply-adds (``work``: batch rows
+    times multiply_adds_per_row; None: large); else float32. "bfloat16" is
     honoured wherever torch can autocast to it, even where it is emulated and
     slow.
     """
@@ -187,7 +192,7 @@ def resolve_precision(precision: str, device: torch.device, batch_size: int | No
                 f"precision='float32' or 'auto'."
             )
         return "bfloat16"
-    if precision == "float32" or (batch_size is not None and batch_size < BFLOAT16_MIN_BATCH):
+    if precision == "float32" or (work is not None and work < BFLOAT16_MIN_WORK):
         return "float32"
     if device.type == "cpu":
         return "bfloat16" if cpu_has_native_bfloat16() else "float32"
@@ -417,7 +422,9 @@ def train(
     device = next(model.parameters()).device
     n_train = rows.n_rows
     batch_size = min(config.batch_size, n_train)
-    precision = resolve_precision(config.precision, device, batch_size)
+    precision = resolve_precision(
+        config.precision, device, batch_size * multiply_adds_per_row(model)
+    )
     shuffle_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
     if optimizer is None:

@@ -18,11 +18,13 @@ from torch import nn
 from skvae import NonFiniteLossError, VAETransformer
 from skvae._rows import InMemoryRows
 from skvae._training import (
+    BFLOAT16_MIN_WORK,
     TrainingConfig,
     _Progress,
     cpu_has_native_bfloat16,
     learning_rate_at,
     make_optimizer,
+    multiply_adds_per_row,
     posterior_statistics,
     resolve_precision,
     train,
@@ -284,27 +286,37 @@ def test_a_seed_gives_bitwise_identical_fits_on_each_precision_path(digits_unit,
         assert not torch.equal(fp32.mu_head.weight, first.mu_head.weight)
 
 
-def test_precision_auto_takes_bfloat16_where_the_cpu_has_it_and_batches_are_large():
+def test_precision_auto_takes_bfloat16_where_the_cpu_has_it_and_steps_are_large():
     cpu = torch.device("cpu")
     expected = "bfloat16" if cpu_has_native_bfloat16() else "float32"
     assert resolve_precision("auto", cpu) == expected
-    assert resolve_precision("auto", cpu, batch_size=64) == expected
-    # Small batches: casting costs more than bfloat16 saves.
-    assert resolve_precision("auto", cpu, batch_size=63) == "float32"
-    assert resolve_precision("bfloat16", cpu, batch_size=16) == "bfloat16"
+    assert resolve_precision("auto", cpu, work=BFLOAT16_MIN_WORK) == expected
+    # Small matrix products: casting costs more than bfloat16 saves.
+    assert resolve_precision("auto", cpu, work=BFLOAT16_MIN_WORK - 1) == "float32"
+    assert resolve_precision("bfloat16", cpu, work=1) == "bfloat16"
     assert resolve_precision("float32", cpu) == "float32"
     assert resolve_precision("bfloat16", cpu) == "bfloat16"
     with pytest.raises(ValueError, match="precision must be one of"):
         resolve_precision("float16", cpu)
 
 
-def test_small_batches_train_in_float32_under_auto(digits):
+def test_multiply_adds_per_row_counts_the_linear_layers():
+    model = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    assert multiply_adds_per_row(model) == 5 * 3 + 3 * 2
+
+
+def test_small_steps_train_in_float32_under_auto(digits):
     X = digits[0][:300]
-    small = VAETransformer(**{**FAST, "batch_size": 16}).fit(X)
+    small = VAETransformer(**FAST).fit(X)
+    work = FAST["batch_size"] * multiply_adds_per_row(small.module_)
+    assert work < BFLOAT16_MIN_WORK
     assert small.precision_ == "float32"
-    large = VAETransformer(**{**FAST, "batch_size": 64}).fit(X)
+    # Wide layers: a batch of 64 rows crosses the threshold.
+    wide = {**FAST, "hidden_layer_sizes": (1024, 1024), "max_iter": 1}
+    large = VAETransformer(**wide).fit(X)
+    assert FAST["batch_size"] * multiply_adds_per_row(large.module_) >= BFLOAT16_MIN_WORK
     assert large.precision_ == ("bfloat16" if cpu_has_native_bfloat16() else "float32")
-    forced = VAETransformer(**{**FAST, "batch_size": 16, "precision": "bfloat16"}).fit(X)
+    forced = VAETransformer(**{**FAST, "precision": "bfloat16"}).fit(X)
     assert forced.precision_ == "bfloat16"
 
 
