@@ -333,9 +333,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     precision : {"auto", "float32", "bfloat16"}, default="auto"
         Arithmetic of the training forward pass's matrix products. "auto"
         takes bfloat16 autocast where the hardware computes it natively
-        (CPUs with AVX512-BF16 or AMX, recent GPUs) and batches hold at least
-        64 rows, and float32 elsewhere: on smaller batches (tables of fewer
-        than 640 rows) casting to bfloat16 costs more than it saves.
+        (CPUs with AVX512-BF16 or AMX, recent GPUs) and a training step's
+        matrix products are large (at least 48 million multiply-adds: batch
+        rows times the layers' weights, as on MNIST's batches of 512), and
+        float32 elsewhere: on smaller steps (digits, most tables) casting to
+        bfloat16 costs more than it saves.
         Likelihoods, the KL, gradients' accumulation and Adam's state stay
         float32. "float32" forces full precision. Each path gives bitwise
         identical fits for the same ``random_state`` on the same machine;

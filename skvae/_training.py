@@ -156,13 +156,16 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 # its matrix products (batch rows times the model's weights) than this.
 # bfloat16 autocast pays only where the products are large: casting weights
 # and activations on every step costs more than it saves on small ones. On
-# this project's CPU (native bfloat16), float32 steps were 1.1-2x faster on
-# digits, breast_cancer and penguins with the default layers at every batch
-# up to 512 rows (up to 52M multiply-adds a step); bfloat16 steps were faster
-# from 105M up (digits' batches of 1,024 rows, 0.82x; MNIST's of 256 and 512,
-# 0.85x and 0.64x); at 30M-60M on MNIST (batches of 64 and 128) the two were
-# within 10% (benchmarks/results/precision_steps.md).
-BFLOAT16_MIN_WORK = 64_000_000
+# this project's CPU (native bfloat16), with the default layers
+# (benchmarks/results/precision_steps.md): float32 steps were faster up to
+# 30M multiply-adds a step (1.02-1.57x on digits, breast_cancer, penguins and
+# MNIST), bfloat16 steps from 105M up (0.64-0.92x); between, at 52M-60M,
+# neither won clearly (0.97x on digits, 1.21x on MNIST; earlier runs of the
+# script gave 0.83-1.12x there). The threshold sits in that band. Digits'
+# default steps (16M) train in float32, 1.3x faster over a whole fit at the
+# same quality (same file); so do tables of a few thousand rows (23M-44M in
+# bench_synth.py). MNIST's default fit (241M) trains in bfloat16.
+BFLOAT16_MIN_WORK = 48_000_000
 
 
 def multiply_adds_per_row(model: torch.nn.Module) -> int:
