@@ -95,12 +95,9 @@ from _impute import (  # noqa: E402
     vae_available,
 )
 from _report import Report, number, worst_column  # noqa: E402
+from bench_tables import mean_or_none  # noqa: E402
 
 NATURAL_GAPS = {"airquality"}
-
-
-def mean_or_none(values):
-    return float(np.mean(list(values))) if len(values) else None
 
 
 COLUMNS = (  # header, result field, formatter

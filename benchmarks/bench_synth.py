@@ -86,7 +86,10 @@ Metrics, samples against the held-out rows:
 A final "Must show" section states, per table: skvae's overall score >= the
 best of gaussian_copula, tvae and ctgan; skvae's samples 100% valid; skvae's
 fit <= 1/3 of TVAE's; skvae's copies % <= TVAE's; skvae's DCR ratio >= 0.9.
-An error from any method is reported in its row, not raised. --plot saves
+With --seeds N, skvae and skvae_gaussian are also fitted and sampled with
+random_state 1 to N-1 (rows "skvae, seed k") and each table ends with their
+mean and range; the Must show section stays on random_state 0, the default
+row. An error from any method is reported in its row, not raised. --plot saves
 histograms of held-out, skvae and TVAE values for a few hard columns.
 """
 
@@ -125,28 +128,32 @@ def seed_everything():
 
 
 class SkvaeMethod:
-    def __init__(self, split, metadata, args):
+    seeded = True  # --seeds fits it again with random_state 1, 2, ...
+
+    def __init__(self, split, metadata, args, seed=0):
         # Imported here so that a broken or half-updated skvae is reported, not raised.
         from skvae import VAETransformer
 
-        self.model = VAETransformer(random_state=0)
+        self.seed = seed
+        self.model = VAETransformer(random_state=seed)
 
     def fit(self, train):
         self.model.fit(train)
 
     def sample(self, n):
-        return self.model.sample(n, random_state=0)
+        return self.model.sample(n, random_state=self.seed)
 
 
 class SkvaeGaussianMethod(SkvaeMethod):
     """skvae with every numeric column Gaussian instead of "auto"'s quantile
     (categories and flags as "auto" picks them): what the quantile default buys."""
 
-    def __init__(self, split, metadata, args):
+    def __init__(self, split, metadata, args, seed=0):
         from skvae import VAETransformer
 
+        self.seed = seed
         likelihood = {c: "gaussian" for c in split.numeric if split.train[c].dtype != bool}
-        self.model = VAETransformer(likelihood=likelihood, random_state=0)
+        self.model = VAETransformer(likelihood=likelihood, random_state=seed)
 
 
 class SDVMethod:
@@ -223,8 +230,9 @@ METHODS = {
 SDV_RIVALS = ("gaussian_copula", "tvae", "ctgan")
 
 
-def evaluate(method, split, metadata, rules, distances, args):
-    """Every figure for one method; a failing step ends it with an error, not an exception."""
+def evaluate(method, split, metadata, rules, distances, args, seed=0):
+    """Every figure for one method; a failing step ends it with an error, not an
+    exception. ``seed``: skvae's random_state (other methods take none)."""
     result = {}
     step = "setup"
     with warnings.catch_warnings(record=True) as caught:
@@ -232,7 +240,8 @@ def evaluate(method, split, metadata, rules, distances, args):
         # Every SDV synthesizer made from a Metadata object says this once.
         warnings.filterwarnings("ignore", message="We strongly recommend saving the metadata")
         try:
-            model = METHODS[method](split, metadata, args)
+            options = {"seed": seed} if getattr(METHODS[method], "seeded", False) else {}
+            model = METHODS[method](split, metadata, args, **options)
             step = "fit"
             start = time.perf_counter()
             model.fit(split.train)
@@ -318,13 +327,24 @@ def run_table(name, args, report):
         "|---|" + "---|" * len(COLUMNS),
     )
     results, notes, start = {}, [], time.perf_counter()
-    for method in args.methods:
-        results[method] = result = evaluate(method, split, metadata, rules, distances, args)
-        report(table_row(method, result))
+    runs = [(method, 0) for method in args.methods]
+    runs += [
+        (method, seed)
+        for method in args.methods
+        if getattr(METHODS[method], "seeded", False)
+        for seed in range(1, args.seeds)
+    ]
+    for method, seed in runs:
+        label = method if seed == 0 else f"{method}, seed {seed}"
+        result = evaluate(method, split, metadata, rules, distances, args, seed)
+        results[label] = result
+        report(table_row(label, result))
         if "error" in result:
-            notes.append(f"- {method}: {result['error']}")
-        notes += [f"- {method} warned: {w}" for w in result["warnings"]]
+            notes.append(f"- {label}: {result['error']}")
+        notes += [f"- {label} warned: {w}" for w in result["warnings"]]
     report("")
+    if args.seeds > 1:
+        report(*seed_summary(results, args), "")
     fits = [results.get(m, {}).get("fit_s") for m in ("skvae", "tvae")]
     if None not in fits:
         report(f"skvae fit / TVAE fit: {fits[0] / fits[1]:.2f}.", "")
@@ -332,6 +352,34 @@ def run_table(name, args, report):
     if notes:
         report("Notes:", "", *notes, "")
     return split, results, distances.holdout["copies"]
+
+
+def seed_summary(results, args):
+    """Lines giving each seeded method's mean (min to max) over --seeds fits."""
+    lines = [
+        f"Over random_state 0-{args.seeds - 1}, mean (min to max):",
+        "",
+        "| method | overall | copies % | DCR ratio | fit s |",
+        "|---|---|---|---|---|",
+    ]
+    for method in args.methods:
+        if not getattr(METHODS[method], "seeded", False):
+            continue
+        runs = [
+            results.get(method if seed == 0 else f"{method}, seed {seed}", {})
+            for seed in range(args.seeds)
+        ]
+        cells = []
+        for key, digits in (("overall", 3), ("copies", 2), ("dcr_ratio", 2), ("fit_s", 2)):
+            values = [run[key] for run in runs if run.get(key) is not None]
+            cells.append(
+                f"{np.mean(values):.{digits}f} ({min(values):.{digits}f} to "
+                f"{max(values):.{digits}f})"
+                if len(values) == args.seeds
+                else "n/a"
+            )
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def verdict(met, detail):
@@ -461,6 +509,9 @@ def main(argv=None):
     parser.add_argument("--n-samples", type=int, default=2000)
     parser.add_argument("--epochs", type=int, help="TVAE and CTGAN epochs (default SDV's 300)")
     parser.add_argument("--plot", metavar="PNG", help="save histograms of hard columns here")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="fit skvae methods with random_state 0 to N-1"
+    )
     add_run_arguments(parser)
     args = parser.parse_args(argv)
     set_threads(args)

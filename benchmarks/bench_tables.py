@@ -86,8 +86,9 @@ def as_objects(values):
 
 
 def mean_or_none(values):
-    """Mean of a list, None (shown as n/a) for an empty one."""
-    return float(np.mean(values)) if len(values) else None
+    """Mean of a list (or another sized collection, such as a dict's values),
+    None (shown as n/a) for an empty one."""
+    return float(np.mean(list(values))) if len(values) else None
 
 
 # ----------------------------------------------------------------- tables
