@@ -12,7 +12,13 @@ the 60,000 training images / 255, then test MSE, LogisticRegression accuracy
 on the codes, and the held-out ``score`` (nats per image). ``--digits``: the
 default ``VAETransformer(random_state=0)`` on three quarters of load_digits,
 measured on the last quarter. Timings on a shared
-machine vary; compare the ratio, measured in one run.
+machine vary; compare the ratio, measured in one run. With ``--seeds``,
+round r fits with ``random_state=r`` instead of 0, and a table gives each
+seed's differences and their mean, to tell a version's change in quality
+from one seed's luck:
+
+    python benchmarks/bench_versions.py --mnist ../shared/data/mnist.npz \
+        --baseline /tmp/skvae-0.1.0 --rounds 3 --seeds
 """
 
 import argparse
@@ -37,12 +43,12 @@ if sys.argv[1] == "digits":  # the default fit on a quarter-held-out load_digits
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     X, Xt, y, yt = train_test_split(*load_digits(return_X_y=True), random_state=0)
-    vae = VAETransformer(random_state=0)
+    vae = VAETransformer(random_state=int(sys.argv[2]))
 else:
     data = np.load(sys.argv[1])
     X, y = data["x_train"].reshape(-1, 784) / 255.0, data["y_train"]
     Xt, yt = data["x_test"].reshape(-1, 784) / 255.0, data["y_test"]
-    vae = VAETransformer(n_components=8, likelihood="bernoulli", random_state=0)
+    vae = VAETransformer(n_components=8, likelihood="bernoulli", random_state=int(sys.argv[2]))
 start = time.perf_counter()
 vae.fit(X)
 seconds = time.perf_counter() - start
@@ -53,12 +59,18 @@ print(json.dumps({"fit_s": seconds, "mse": mse, "acc": clf.score(vae.transform(X
 """
 
 
-def run(checkout: Path, mnist: str) -> dict:
+def run(checkout: Path, mnist: str, seed: int = 0) -> dict:
     # Run inside the checkout: `python -c` puts the working directory first on
     # sys.path, ahead of PYTHONPATH, so it decides which skvae is imported.
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, mnist if mnist == "digits" else str(Path(mnist).resolve())],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            mnist if mnist == "digits" else str(Path(mnist).resolve()),
+            str(seed),
+        ],
         env=env,
         cwd=checkout,
         capture_output=True,
@@ -77,14 +89,20 @@ def main(argv=None):
     )
     parser.add_argument("--baseline", required=True, help="checkout of the earlier skvae")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--seeds",
+        action="store_true",
+        help="round r fits with random_state=r (default: random_state=0 in every round)",
+    )
     args = parser.parse_args(argv)
     results = {"baseline": [], "current": []}
     for r in range(args.rounds):
         order = ["baseline", "current"] if r % 2 == 0 else ["current", "baseline"]
+        seed = r if args.seeds else 0
         for name in order:
             path = Path(args.baseline) if name == "baseline" else CURRENT
-            results[name].append(run(path, "digits" if args.digits else args.mnist))
-            print(name, results[name][-1], flush=True)
+            results[name].append(run(path, "digits" if args.digits else args.mnist, seed))
+            print(name, f"random_state={seed}", results[name][-1], flush=True)
     med = {
         n: {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "file"}
         for n, rs in results.items()
@@ -102,6 +120,21 @@ def main(argv=None):
         f"{c['mse'] / b['mse']:.3f}; accuracy {c['acc'] - b['acc']:+.3f}; "
         f"score {c['score'] - b['score']:+.2f} nats"
     )
+    if args.seeds:
+        print(f"\nPer seed (random_state 0-{args.rounds - 1}), current minus baseline:\n")
+        print("| random_state | fit time ratio | MSE ratio | accuracy | score (nats) |")
+        print("|---|---|---|---|---|")
+        pairs = list(zip(results["baseline"], results["current"], strict=True))
+        for seed, (b, c) in enumerate(pairs):
+            print(
+                f"| {seed} | {c['fit_s'] / b['fit_s']:.2f} | {c['mse'] / b['mse']:.3f} | "
+                f"{c['acc'] - b['acc']:+.4f} | {c['score'] - b['score']:+.2f} |"
+            )
+        mean = {
+            key: statistics.mean(c[key] - b[key] for b, c in pairs) for key in ("acc", "score")
+        }
+        mse = statistics.mean(c["mse"] / b["mse"] for b, c in pairs)
+        print(f"| mean | | {mse:.3f} | {mean['acc']:+.4f} | {mean['score']:+.2f} |")
 
 
 if __name__ == "__main__":
