@@ -15,7 +15,9 @@ measured on the last quarter. Timings on a shared
 machine vary; compare the ratio, measured in one run. With ``--seeds``,
 round r fits with ``random_state=r`` instead of 0, and a table gives each
 seed's differences and their mean, to tell a version's change in quality
-from one seed's luck:
+from one seed's luck. ``--current-params JSON`` passes VAETransformer
+parameters to the current checkout's fits only (a candidate recipe against
+the baseline's defaults):
 
     python benchmarks/bench_versions.py --mnist ../shared/data/mnist.npz \
         --baseline /tmp/skvae-0.1.0 --rounds 3 --seeds
@@ -43,12 +45,15 @@ if sys.argv[1] == "digits":  # the default fit on a quarter-held-out load_digits
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     X, Xt, y, yt = train_test_split(*load_digits(return_X_y=True), random_state=0)
-    vae = VAETransformer(random_state=int(sys.argv[2]))
+    vae = VAETransformer(random_state=int(sys.argv[2]), **json.loads(sys.argv[3]))
 else:
     data = np.load(sys.argv[1])
     X, y = data["x_train"].reshape(-1, 784) / 255.0, data["y_train"]
     Xt, yt = data["x_test"].reshape(-1, 784) / 255.0, data["y_test"]
-    vae = VAETransformer(n_components=8, likelihood="bernoulli", random_state=int(sys.argv[2]))
+    vae = VAETransformer(
+        n_components=8, likelihood="bernoulli", random_state=int(sys.argv[2]),
+        **json.loads(sys.argv[3]),
+    )
 start = time.perf_counter()
 vae.fit(X)
 seconds = time.perf_counter() - start
@@ -59,7 +64,7 @@ print(json.dumps({"fit_s": seconds, "mse": mse, "acc": clf.score(vae.transform(X
 """
 
 
-def run(checkout: Path, mnist: str, seed: int = 0) -> dict:
+def run(checkout: Path, mnist: str, seed: int = 0, params: str = "{}") -> dict:
     # Run inside the checkout: `python -c` puts the working directory first on
     # sys.path, ahead of PYTHONPATH, so it decides which skvae is imported.
     env = {**os.environ, "PYTHONPATH": str(checkout)}
@@ -70,6 +75,7 @@ def run(checkout: Path, mnist: str, seed: int = 0) -> dict:
             CHILD,
             mnist if mnist == "digits" else str(Path(mnist).resolve()),
             str(seed),
+            params,
         ],
         env=env,
         cwd=checkout,
@@ -94,6 +100,12 @@ def main(argv=None):
         action="store_true",
         help="round r fits with random_state=r (default: random_state=0 in every round)",
     )
+    parser.add_argument(
+        "--current-params",
+        default="{}",
+        help="JSON of VAETransformer parameters for the current checkout's fits only, to "
+        "measure a candidate recipe against the baseline (e.g. '{\"batch_size\": 256}')",
+    )
     args = parser.parse_args(argv)
     results = {"baseline": [], "current": []}
     for r in range(args.rounds):
@@ -101,7 +113,8 @@ def main(argv=None):
         seed = r if args.seeds else 0
         for name in order:
             path = Path(args.baseline) if name == "baseline" else CURRENT
-            results[name].append(run(path, "digits" if args.digits else args.mnist, seed))
+            params = args.current_params if name == "current" else "{}"
+            results[name].append(run(path, "digits" if args.digits else args.mnist, seed, params))
             print(name, f"random_state={seed}", results[name][-1], flush=True)
     med = {
         n: {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "file"}
