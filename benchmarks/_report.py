@@ -43,6 +43,13 @@ def worst_column(by_column, worst=max):
     return f"{by_column[column]:.3f} ({column})"
 
 
+def spread(values, digits):
+    """ "mean (min to max)" of some figures, each to ``digits`` decimals."""
+    values = list(values)
+    mean = sum(values) / len(values)
+    return f"{mean:.{digits}f} ({min(values):.{digits}f} to {max(values):.{digits}f})"
+
+
 def add_run_arguments(parser):
     """--threads and --out, which most benchmark scripts take."""
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's)")

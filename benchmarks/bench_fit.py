@@ -43,7 +43,7 @@ from _data import load_mnist, synthetic_mnist_like  # noqa: E402
 
 from skvae import VAETransformer  # noqa: E402
 from skvae import _estimator as skvae_estimator  # noqa: E402
-from skvae._training import cpu_has_native_bfloat16, resolve_precision  # noqa: E402
+from skvae._training import cpu_has_native_bfloat16  # noqa: E402
 
 # The Gaussian hand loop's variance floor, as skvae's (1% of the average
 # feature variance).
@@ -296,9 +296,7 @@ def main():
         f"{args.epochs} epochs, device {args.device}, torch {torch.__version__}, threads "
         f"{torch.get_num_threads()}, median of {args.rounds} alternating rounds\n"
     )
-    print(
-        f"{hardware}; skvae's precision='auto' resolves to {resolve_precision('auto', device)}.\n"
-    )
+    print(f"{hardware}; skvae's precision='auto' resolves to {fitted.precision_}.\n")
     print("| contender | samples/s | seconds per epoch | best round, samples/s |")
     print("|---|---|---|---|")
     for name, r in rate.items():

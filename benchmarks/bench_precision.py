@@ -43,7 +43,7 @@ import warnings
 
 import numpy as np
 import torch
-from _report import Report, add_run_arguments, set_threads
+from _report import Report, add_run_arguments, set_threads, spread
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -133,10 +133,10 @@ def digits_quality(seeds, report):
         "|---|---|---|---|---|",
     )
     for precision, rows in runs.items():
-        cells = []
-        for key, digits in (("mse", 3), ("acc", 3), ("score", 1), ("fit_s", 2)):
-            mean, low, high = (f(row[key] for row in rows) for f in (statistics.mean, min, max))
-            cells.append(f"{mean:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})")
+        cells = [
+            spread((row[key] for row in rows), digits)
+            for key, digits in (("mse", 3), ("acc", 3), ("score", 1), ("fit_s", 2))
+        ]
         report(f"| {precision} | " + " | ".join(cells) + " |")
 
 

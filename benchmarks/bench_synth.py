@@ -103,7 +103,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _report import Report, add_run_arguments, number, set_threads  # noqa: E402
+from _report import Report, add_run_arguments, number, set_threads, spread  # noqa: E402
 from _synth import (  # noqa: E402
     SEED,
     TABLES,
@@ -135,7 +135,11 @@ class SkvaeMethod:
         from skvae import VAETransformer
 
         self.seed = seed
-        self.model = VAETransformer(random_state=seed)
+        self.model = VAETransformer(**self.params(split), random_state=seed)
+
+    def params(self, split):
+        """VAETransformer parameters besides random_state: the defaults."""
+        return {}
 
     def fit(self, train):
         self.model.fit(train)
@@ -148,12 +152,10 @@ class SkvaeGaussianMethod(SkvaeMethod):
     """skvae with every numeric column Gaussian instead of "auto"'s quantile
     (categories and flags as "auto" picks them): what the quantile default buys."""
 
-    def __init__(self, split, metadata, args, seed=0):
-        from skvae import VAETransformer
-
-        self.seed = seed
-        likelihood = {c: "gaussian" for c in split.numeric if split.train[c].dtype != bool}
-        self.model = VAETransformer(likelihood=likelihood, random_state=seed)
+    def params(self, split):
+        return {
+            "likelihood": {c: "gaussian" for c in split.numeric if split.train[c].dtype != bool}
+        }
 
 
 class SDVMethod:
@@ -335,7 +337,7 @@ def run_table(name, args, report):
         for seed in range(1, args.seeds)
     ]
     for method, seed in runs:
-        label = method if seed == 0 else f"{method}, seed {seed}"
+        label = run_label(method, seed)
         result = evaluate(method, split, metadata, rules, distances, args, seed)
         results[label] = result
         report(table_row(label, result))
@@ -354,6 +356,11 @@ def run_table(name, args, report):
     return split, results, distances.holdout["copies"]
 
 
+def run_label(method, seed):
+    """A row's name: the method, and its seed unless 0 (the default row)."""
+    return method if seed == 0 else f"{method}, seed {seed}"
+
+
 def seed_summary(results, args):
     """Lines giving each seeded method's mean (min to max) over --seeds fits."""
     lines = [
@@ -365,19 +372,11 @@ def seed_summary(results, args):
     for method in args.methods:
         if not getattr(METHODS[method], "seeded", False):
             continue
-        runs = [
-            results.get(method if seed == 0 else f"{method}, seed {seed}", {})
-            for seed in range(args.seeds)
-        ]
+        runs = [results.get(run_label(method, seed), {}) for seed in range(args.seeds)]
         cells = []
         for key, digits in (("overall", 3), ("copies", 2), ("dcr_ratio", 2), ("fit_s", 2)):
             values = [run[key] for run in runs if run.get(key) is not None]
-            cells.append(
-                f"{np.mean(values):.{digits}f} ({min(values):.{digits}f} to "
-                f"{max(values):.{digits}f})"
-                if len(values) == args.seeds
-                else "n/a"
-            )
+            cells.append(spread(values, digits) if len(values) == args.seeds else "n/a")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return lines
 

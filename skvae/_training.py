@@ -160,11 +160,10 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 # (benchmarks/results/precision_steps.md): float32 steps were faster up to
 # 30M multiply-adds a step (1.02-1.57x on digits, breast_cancer, penguins and
 # MNIST), bfloat16 steps from 105M up (0.64-0.92x); between, at 52M-60M,
-# neither won clearly (0.97x on digits, 1.21x on MNIST; earlier runs of the
-# script gave 0.83-1.12x there). The threshold sits in that band. Digits'
-# default steps (16M) train in float32, 1.3x faster over a whole fit at the
-# same quality (same file); so do tables of a few thousand rows (23M-44M in
-# bench_synth.py). MNIST's default fit (241M) trains in bfloat16.
+# neither won clearly (0.97x on digits, 1.21x on MNIST). The threshold sits
+# in that band. Digits' default steps (16M) train in float32, 1.3x faster
+# over a whole fit at the same quality (same file); MNIST's default fit
+# (241M) trains in bfloat16.
 BFLOAT16_MIN_WORK = 48_000_000
 
 
