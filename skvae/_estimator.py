@@ -56,6 +56,17 @@ _SCORE_NOISE_SEED = 0
 PEAK_LEARNING_RATE = 1.5e-2
 LR_FLOOR_ROWS = 64
 
+# batch_size="auto" and max_iter="auto": batches of at most AUTO_BATCH_ROWS
+# (a tenth of the training rows on small data, at least 16), for about
+# AUTO_STEPS optimizer steps but at most AUTO_MAX_EPOCHS epochs. Tuned for
+# time to quality against skvae 0.1.0 (benchmarks/bench_versions.py): on
+# MNIST, batches of 256 for 24 epochs fit in about a third of 0.1.0's time at
+# its accuracy, where batches of 512 for 24 epochs lost 0.010 of it; on
+# digits, 100 epochs classify as well as 200 in half the time.
+AUTO_BATCH_ROWS = 256
+AUTO_STEPS = 5_040
+AUTO_MAX_EPOCHS = 100
+
 # A streamed fit validates on at most this many of its held-out rows, copied
 # into memory once.
 MAX_STREAMED_VALIDATION = 16384
@@ -271,7 +282,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     batch_size : int or "auto", default="auto"
         Rows per optimizer step; clipped to the number of training rows.
-        "auto" takes 512, or on fewer than 5,120 training rows a tenth of
+        "auto" takes 256, or on fewer than 2,560 training rows a tenth of
         them (at least 16), so that small tables get about ten optimizer
         steps per epoch.
 
@@ -285,26 +296,23 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         (with "constant": throughout).
 
     learning_rate_init : float or "auto", default="auto"
-        Adam's (peak) learning rate. "auto": 1.5e-2 at a batch of 512 rows,
-        in proportion to the batch size below it (the linear scaling rule,
-        Goyal et al. 2017) down to batches of 64 rows, and 1.875e-3 below
-        that: 1.5e-2 on MNIST, about 5e-3 on digits' batches of 162,
+        Adam's (peak) learning rate. "auto": 1.5e-2 for a batch of 512 rows,
+        in proportion to the batch size (the linear scaling rule, Goyal et
+        al. 2017) down to batches of 64 rows, and 1.875e-3 below that:
+        7.5e-3 on MNIST's batches of 256, about 5e-3 on digits' batches of 162,
         1.875e-3 on tables of fewer than 640 training rows, which the
         proportional rate left under-fitted.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs (passes over the training rows), and the
         length of the cosine schedule. "auto" allows
-        ``min(200, ceil(2520 / batches per epoch))`` epochs, about 2,500
-        optimizer steps: 200 on small data sets, where an epoch is a few
-        steps, and fewer on large ones (24 on MNIST's 54,000 training rows
-        at the default batch size). A DataFrame's fit allows at most 100:
-        on the table benchmarks the shorter schedule fits in about 0.7 of
-        the time, imputes better and samples as well (better on three
-        tables of five, worse on two), and meets as many of bench_tables'
-        checks (benchmarks/results/epochs_200/ holds the 200-epoch runs,
-        measured before the learning-rate floor for small tables).
-        Chosen by ``benchmarks`` for time to quality.
+        ``min(100, ceil(5040 / batches per epoch))`` epochs, about 5,000
+        optimizer steps on large data (24 epochs on MNIST's 54,000 training
+        rows at the default batch size) and 100 epochs on small data, where
+        an epoch is about ten steps. Chosen for time to quality against
+        skvae 0.1.0 (``benchmarks/bench_versions.py``) and on the table
+        benchmarks (``benchmarks/results/epochs_200/`` holds 200-epoch runs
+        of the tables, which fitted longer for no better quality).
 
     tol : float, default=1e-4
         Improvement, in nats per row, that counts as progress: training stops
@@ -670,7 +678,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             init = torch.Generator().manual_seed(int(rng.randint(2**31 - 1)))
             model = VAE(config, init).to(device)
 
-        max_iter = self._max_epochs(len(train_index), table.is_frame)
+        max_iter = self._max_epochs(len(train_index))
         result = train(
             model,
             rows,
@@ -871,19 +879,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size != "auto":
             return min(self.batch_size, n_train)
-        # 512 rows, or fewer on small tables so that an epoch is ~10 steps
-        return min(n_train, 512, max(16, math.ceil(n_train / 10)))
+        # fewer rows on small tables, so that an epoch is about 10 steps
+        return min(n_train, AUTO_BATCH_ROWS, max(16, math.ceil(n_train / 10)))
 
     def _learning_rate(self, n_train: int) -> float:
         if self.learning_rate_init != "auto":
             return self.learning_rate_init
         return PEAK_LEARNING_RATE * max(self._batch_size(n_train), LR_FLOOR_ROWS) / 512
 
-    def _max_epochs(self, n_train: int, is_frame: bool = False) -> int:
+    def _max_epochs(self, n_train: int) -> int:
         if self.max_iter != "auto":
             return self.max_iter
         steps_per_epoch = math.ceil(n_train / self._batch_size(n_train))
-        return min(100 if is_frame else 200, math.ceil(2_520 / steps_per_epoch))
+        return min(AUTO_MAX_EPOCHS, math.ceil(AUTO_STEPS / steps_per_epoch))
 
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = self.hidden_layer_sizes

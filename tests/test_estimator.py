@@ -390,9 +390,10 @@ def test_early_stopping_needs_rows_to_train_on():
 
 def test_auto_batch_size_and_max_iter_budget_optimizer_steps():
     vae = VAETransformer()
-    assert vae._batch_size(1_000) == 100 and vae._batch_size(54_000) == 512
-    assert vae._max_epochs(1_000) == 200  # 10 steps an epoch: the cap
-    assert vae._max_epochs(54_000) == 24  # MNIST's training split: 106 steps an epoch
+    assert vae._batch_size(1_000) == 100 and vae._batch_size(54_000) == 256
+    assert vae._max_epochs(1_000) == 100  # 10 steps an epoch: the cap
+    assert vae._max_epochs(54_000) == 24  # MNIST's training split: 211 steps an epoch
+    assert vae._max_epochs(2_000_000) == 1  # 7,813 steps: one epoch is past the budget
     assert VAETransformer(max_iter=7)._max_epochs(54_000) == 7
 
 
