@@ -73,6 +73,13 @@ def _split(t: torch.Tensor, sizes: list[int]):
     return [t] if len(sizes) == 1 else torch.split(t, sizes, dim=-1)
 
 
+def _widened(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 when autocast computed it in a reduced precision: the
+    network's outputs (posterior parameters, the decoder's raw parameters)
+    leave autocast before the KL, the sampling of z and the likelihoods."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def _linear(n_in: int, n_out: int) -> nn.Linear:
     """An nn.Linear left uninitialized (VAE.reset_parameters fills it), so that
     building a model never draws from torch's global RNG."""
@@ -161,7 +168,8 @@ class VAE(nn.Module):
         return ~torch.isnan(x)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters (mu, log sigma^2), each (batch, n_components)."""
+        """Posterior parameters (mu, log sigma^2), each (batch, n_components),
+        in float32 or wider (also under autocast)."""
         return self._encode(x, self.observed(x))
 
     def _encode(self, x, seen):
@@ -172,7 +180,7 @@ class VAE(nn.Module):
         if self.config.missing_indicators:
             parts.append(torch.ones_like(x) if seen is None else seen.to(x.dtype))
         h = self.encoder(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
-        return self.mu_head(h), self.log_var_head(h)
+        return _widened(self.mu_head(h)), _widened(self.log_var_head(h))
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -182,8 +190,7 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's raw parameters, all groups side by side, in float32 or
         wider (so that likelihoods never run in a reduced precision)."""
-        raw = self.output_head(self.decoder(z))
-        return raw.float() if raw.dtype in (torch.bfloat16, torch.float16) else raw
+        return _widened(self.output_head(self.decoder(z)))
 
     def log_prob(
         self, x: torch.Tensor, raw: torch.Tensor, observed: torch.Tensor | None = None

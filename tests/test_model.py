@@ -61,6 +61,19 @@ def test_shapes_and_mirrored_decoder():
     assert log_lik.shape == (4,) and kl.shape == (4, 3)
 
 
+def test_under_bfloat16_autocast_only_the_layers_run_in_bfloat16(gen):
+    # The training step's matmuls may run in bfloat16; the posterior
+    # parameters, the KL and the likelihood do not.
+    model = VAE(config(6, 2, (8,), "bernoulli"), gen)
+    x, eps = torch.rand(4, 6, generator=gen), torch.randn(4, 2, generator=gen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mu, log_var = model.encode(x)
+        log_lik, kl = model(x, eps)
+        hidden = model.encoder(x)
+    assert hidden.dtype == torch.bfloat16  # autocast is on
+    assert mu.dtype == log_var.dtype == log_lik.dtype == kl.dtype == torch.float32
+
+
 def test_decoder_variance_has_a_floor():
     model = VAE(config(4, 2, (), "gaussian"))
     gaussian = model.likelihoods[0]
