@@ -177,7 +177,7 @@ _FROM_PCA = {
     "by; latent_variance_ and n_active_components_ say how many latent dimensions are used",
     "singular_values_": "a VAE has no singular values; latent_variance_ and "
     "kl_per_component_ say how much each latent dimension carries",
-    "noise_variance_": "the decoder learns one variance per Gaussian column (in model units: "
+    "noise_variance_": "the decoder has one variance per Gaussian column (in model units: "
     "module_.likelihoods); sample(noise=True) draws with it",
     "n_components_": "the latent size is n_components; n_active_components_ counts the "
     "dimensions that carry information",
@@ -216,10 +216,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         taking "auto". The names:
 
         - "gaussian": real values, centered and scaled inside (see
-          ``scaling``), one learned variance per column, floored at 1% of the
-          column's variance (of the shared variance with
-          ``scaling="global"``), so that constant or discrete columns cannot
-          drive the likelihood to infinity. The encoder sees the scaled
+          ``scaling``), one variance per column, learned in training and
+          then set in closed form to the mean squared residual of the
+          held-out rows (of the training rows without early stopping),
+          floored at 1% of the column's variance (of the shared variance
+          with ``scaling="global"``), so that constant or discrete columns
+          cannot drive the likelihood to infinity. The encoder sees the scaled
           values softly bounded to (-3, 3).
         - "lognormal": positive, right-skewed amounts: a Gaussian on the
           standardized log; scores are densities of x itself.
@@ -797,6 +799,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 1,
                 warm=False,
                 schedule="warmup" if self.learning_rate == "cosine" else "constant",
+                # one call's rows are too few to set the variances from:
+                # Adam keeps learning them across calls
+                fit_variances=False,
             ),
             seed=self._partial_seed + self.n_iter_,
             optimizer=optimizer,
@@ -812,7 +817,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self._keep_codes(result.codes.double().numpy()[rows][:, order], seed)
         return self
 
-    def _training_config(self, table, X, n_train, max_iter, warm, hide_rate=0.0, schedule=None):
+    def _training_config(
+        self, table, X, n_train, max_iter, warm, hide_rate=0.0, schedule=None, fit_variances=True
+    ):
         return TrainingConfig(
             batch_size=self._batch_size(n_train),
             learning_rate=self._learning_rate(n_train),
@@ -828,6 +835,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             nats_offset=float(table.log_jacobian(X).mean()),
             precision=self.precision,
             hide_rate=hide_rate,
+            fit_variances=fit_variances,
         )
 
     def _set_model(self, model, table, result, X, optimizer=None) -> np.ndarray:

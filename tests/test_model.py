@@ -13,6 +13,7 @@ from skvae._latent import kl_standard_normal, training_loss
 from skvae._likelihoods import LIKELIHOODS
 from skvae._likelihoods.gaussian import MIN_VARIANCE
 from skvae._model import VAE, ColumnGroup, VAEConfig
+from skvae._training import fit_variances
 
 
 def config(n_features, n_components, hidden, likelihood):
@@ -72,6 +73,19 @@ def test_under_bfloat16_autocast_only_the_layers_run_in_bfloat16(gen):
         hidden = model.encoder(x)
     assert hidden.dtype == torch.bfloat16  # autocast is on
     assert mu.dtype == log_var.dtype == log_lik.dtype == kl.dtype == torch.float32
+
+
+def test_fit_variances_sets_each_gaussian_column_to_its_mean_squared_residual(gen):
+    model = VAE(config(3, 2, (4,), "gaussian"), gen)
+    with torch.no_grad():  # a decoder whose mean ignores z: residuals are exact
+        model.output_head.weight.zero_()
+        model.output_head.bias.copy_(torch.tensor([0.0, 1.0, 2.0]))
+    x = torch.tensor([[1.0, 1.0, 2.0], [-1.0, 1.0, 2.0], [3.0, math.nan, 2.0]])
+    fit_variances(model, [(x, torch.arange(3))], seed=0)
+    variance = model.likelihoods[0].log_var().exp()
+    # column 0: (1 + 1 + 9) / 3; column 1: its observed rows fit exactly and
+    # column 2 too: both end at the floor (1% of the unit variance)
+    torch.testing.assert_close(variance, torch.tensor([11.0 / 3.0, 0.01, 0.01]))
 
 
 def test_decoder_variance_has_a_floor():

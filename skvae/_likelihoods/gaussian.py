@@ -1,4 +1,4 @@
-"""Gaussian: real values, one learned variance per column, floored."""
+"""Gaussian: real values, one variance per column, floored."""
 
 import math
 
@@ -64,7 +64,8 @@ def normal_log_prob(u: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) 
 
 class Gaussian(Likelihood):
     """N(x | mean, variance): the decoder emits the mean in model units and the
-    module learns one variance per column, floored at ``MIN_VARIANCE``.
+    module holds one variance per column, floored at ``MIN_VARIANCE``: learned
+    in training, then set in closed form (``_training.fit_variances``).
 
     On the host each column is centered and divided by a scale: its own
     standard deviation (``scaling="feature"``) or one scale shared by the group,
@@ -125,6 +126,15 @@ class Gaussian(Likelihood):
         """log variance per column, (n_columns,)."""
         floor = self._constant("floor", self.raw_variance)
         return torch.log(nn.functional.softplus(self.raw_variance) + floor)
+
+    @torch.no_grad()
+    def set_variance(self, variance: torch.Tensor) -> None:
+        """Set the columns' variances (model units) to ``variance``, no lower
+        than the floor; a NaN entry keeps its column's variance."""
+        floor = self._constant("floor", self.raw_variance)
+        excess = (variance.to(self.raw_variance.dtype) - floor).clamp(min=1e-6 * floor)
+        raw = excess + torch.log(-torch.expm1(-excess))  # softplus's inverse
+        self.raw_variance.copy_(torch.where(torch.isnan(variance), self.raw_variance, raw))
 
     def encoder_input(self, u):
         return INPUT_BOUND * torch.tanh(u / INPUT_BOUND)
