@@ -88,6 +88,33 @@ def test_fit_variances_sets_each_gaussian_column_to_its_mean_squared_residual(ge
     torch.testing.assert_close(variance, torch.tensor([11.0 / 3.0, 0.01, 0.01]))
 
 
+def test_fit_variances_searches_where_mass_points_have_no_closed_form(gen):
+    # Column 0 is mostly zeros (a mass point), column 1 continuous.
+    rng = np.random.default_rng(0)
+    values = np.column_stack(
+        [np.repeat([0.0, 1.0, 2.0, 5.0], [60, 15, 15, 10]), rng.normal(size=100)]
+    )
+    stats = LIKELIHOODS["quantile"].fit_stats(values)
+    model = VAE(VAEConfig(2, (4,), (ColumnGroup("quantile", stats),)), gen)
+    lik = model.likelihoods[0]
+    assert lik.has_mass_points
+    with torch.no_grad():  # a decoder whose mean ignores z: the draws do not matter
+        model.output_head.weight.zero_()
+        model.output_head.bias.zero_()
+    x = torch.as_tensor(LIKELIHOODS["quantile"].to_model(values, stats), dtype=torch.float32)
+    raw = torch.zeros_like(x)
+
+    def total(log_var):
+        return lik.log_prob_given_variance(x, raw, log_var).sum(0)
+
+    before = total(lik.log_var())
+    fit_variances(model, [(x, torch.arange(len(x)))], seed=0)
+    after = lik.log_var()
+    assert torch.all(total(after) >= before)
+    for step in (-0.1, 0.1):  # the best of its grid: no better one step away
+        assert torch.all(total(after) >= total(after + step) - 1e-3)
+
+
 def test_decoder_variance_has_a_floor():
     model = VAE(config(4, 2, (), "gaussian"))
     gaussian = model.likelihoods[0]

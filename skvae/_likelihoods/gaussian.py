@@ -139,8 +139,17 @@ class Gaussian(Likelihood):
     def encoder_input(self, u):
         return INPUT_BOUND * torch.tanh(u / INPUT_BOUND)
 
+    # Whether some values are scored as mass points (probabilities of
+    # intervals) rather than by a density: the variance then has no closed form.
+    has_mass_points = False
+
     def log_prob(self, u, raw):
-        return normal_log_prob(u, raw, self.log_var())
+        return self.log_prob_given_variance(u, raw, self.log_var())
+
+    def log_prob_given_variance(self, u, raw, log_var):
+        """``log_prob`` with the columns' log variances ``log_var``, (n_columns,),
+        in place of the module's: candidates for ``fit_variances``."""
+        return normal_log_prob(u, raw, log_var)
 
     def point(self, raw):
         return raw

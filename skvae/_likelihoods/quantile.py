@@ -223,8 +223,11 @@ class Quantile(Gaussian):
 
         return self._cached("atoms", like, make)
 
-    def log_prob(self, u, raw):
-        log_var = self.log_var()
+    @property
+    def has_mass_points(self) -> bool:
+        return any(self.stats["atoms"])
+
+    def log_prob_given_variance(self, u, raw, log_var):
         log_p = normal_log_prob(u, raw, log_var)
         if not any(self.stats["atoms"]):
             return log_p
