@@ -347,10 +347,11 @@ def fit_variances(
                     if i in candidates:
                         for k, candidate in enumerate(candidates[i].to(rg.dtype)):
                             log_p = lik.log_prob_given_variance(xg, rg, candidate)
-                            totals[i][k] += torch.where(missing, 0.0, log_p).sum(0).double()
+                            log_p = torch.where(missing, 0.0, log_p.double())
+                            totals[i][k] += log_p.sum(0)
                     else:
-                        square = torch.where(missing, 0.0, (xg - rg).square())
-                        totals[i] += square.sum(0).double()
+                        square = torch.where(missing, 0.0, (xg - rg).square().double())
+                        totals[i] += square.sum(0)
     for i, lik in targets.items():
         if i in candidates:
             best = totals[i].argmax(0, keepdim=True)
