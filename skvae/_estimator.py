@@ -239,7 +239,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
           distribution (skew, zero shares, modes) and stay in its training
           range; a value the training data holds many times (a mass point)
           is scored by its probability, other values by their density in
-          the column's units.
+          the column's units. The variance in score space is set after
+          training like a Gaussian column's, or, where the column has mass
+          points, to the best of a grid of values by the held-out rows'
+          likelihood.
         - "auto": per column, from its dtype and values: bool and integer
           columns holding only 0 and 1 -> "bernoulli"; category, object and
           string columns -> "categorical"; a DataFrame's other numeric

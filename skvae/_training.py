@@ -292,7 +292,10 @@ LOG_VARIANCE_STEPS = torch.arange(61, dtype=torch.float64) * 0.1
 
 @torch.no_grad()
 def fit_variances(
-    model: torch.nn.Module, parts: Iterable[tuple[torch.Tensor, torch.Tensor]], seed: int
+    model: torch.nn.Module,
+    parts: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    seed: int,
+    hide_rate: float = 0.0,
 ) -> None:
     """Set the variance of every column with a Gaussian likelihood (quantile
     and log-normal columns included) to the value that maximizes the
@@ -306,6 +309,10 @@ def fit_variances(
     there is no closed form: each column takes the best of a grid of log
     variances (LOG_VARIANCE_STEPS above its floor) and the variance training
     ended with, so the result is never worse on these rows than training's.
+    With ``hide_rate`` (a fit that trains to fill gaps) the encoder sees each
+    draw's rows with that share of entries hidden, as in training, and the
+    hidden entries' residuals count: the variance then measures how well a
+    gap is predicted, which is what imputation weighs draws by.
 
     Adam moves a variance's parameter by about the learning rate a step, so
     a fit of a few thousand steps leaves columns whose residuals are far
@@ -335,8 +342,14 @@ def fit_variances(
     for X, index in parts:
         for start in range(0, len(index), EVAL_BATCH_SIZE):
             x = X.index_select(0, index[start : start + EVAL_BATCH_SIZE])
-            mu, log_var = model.encode(x)
+            observed = model.observed(x)
+            if hide_rate == 0.0:
+                mu, log_var = model._encode(x, observed)
             for _ in range(VARIANCE_DRAWS):
+                if hide_rate > 0.0:  # the encoder sees what it saw in training
+                    hide = torch.rand(x.shape, generator=generator, device=device) < hide_rate
+                    seen = ~hide if observed is None else observed & ~hide
+                    mu, log_var = model._encode(x, seen)
                 eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
                 raw = model.decode(model.reparameterize(mu, log_var, eps))
                 for i, (lik, xg, rg) in enumerate(model._groups(x, raw)):
@@ -626,7 +639,7 @@ def train(
     result.n_steps = step
     if config.fit_variances:
         held_out = [validation] if validation is not None else rows.parts(None)
-        fit_variances(model, held_out, seed + 2)
+        fit_variances(model, held_out, seed + 2, config.hide_rate)
     result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(model, rows)
     model.eval()
     return result
