@@ -163,12 +163,15 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 # and activations on every step costs more than it saves on small ones. On
 # this project's CPU (native bfloat16), with the default layers
 # (benchmarks/results/precision_steps.md): float32 steps were faster up to
-# 30M multiply-adds a step (1.02-1.57x on digits, breast_cancer, penguins and
-# MNIST), bfloat16 steps from 105M up (0.64-0.92x); between, at 52M-60M,
-# neither won clearly (0.97x on digits, 1.21x on MNIST). The threshold sits
-# in that band. Digits' default steps (16M) train in float32, 1.3x faster
-# over a whole fit at the same quality (same file); MNIST's default fit
-# (120M in batches of 256) trains in bfloat16.
+# 26M multiply-adds a step on the narrow models of digits, breast_cancer and
+# penguins (1.09-1.53x), bfloat16 steps from 105M up (0.72-0.79x); between,
+# at 52M-60M, neither won clearly (0.94x on digits, 1.16x on MNIST). MNIST's
+# wide model was faster in bfloat16 at 15M and 30M too (0.94x, 0.65x; an
+# earlier run of the script had float32 ahead there), so the threshold, in
+# that band, is right for narrow models and conservative for wide ones.
+# Digits' default steps (16M) train in float32, 1.33x faster over a whole fit
+# at the same quality (same file); MNIST's default fit (120M in batches of
+# 256) trains in bfloat16.
 BFLOAT16_MIN_WORK = 48_000_000
 
 
