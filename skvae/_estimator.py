@@ -60,9 +60,12 @@ LR_FLOOR_ROWS = 64
 # (a tenth of the training rows on small data, at least 16), for about
 # AUTO_STEPS optimizer steps but at most AUTO_MAX_EPOCHS epochs. Tuned for
 # time to quality against skvae 0.1.0 (benchmarks/bench_versions.py): on
-# MNIST, batches of 256 for 24 epochs fit in about a third of 0.1.0's time at
-# its accuracy, where batches of 512 for 24 epochs lost 0.010 of it; on
-# digits, 100 epochs classify as well as 200 in half the time.
+# MNIST, batches of 256 for 24 epochs fit in 0.35-0.39x of 0.1.0's time with
+# 0.005 less LogReg accuracy on average over three seeds, where batches of
+# 512 for 24 epochs took 0.23-0.29x and lost 0.010
+# (results/versions_mnist_seeds.md, and that file as of commit 80e9b06); on
+# digits, 100 epochs take 0.47x of 0.1.0's 200 with 0.020 more accuracy
+# (results/versions_digits.md).
 AUTO_BATCH_ROWS = 256
 AUTO_STEPS = 5_040
 AUTO_MAX_EPOCHS = 100
@@ -317,7 +320,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         an epoch is about ten steps. Chosen for time to quality against
         skvae 0.1.0 (``benchmarks/bench_versions.py``) and on the table
         benchmarks (``benchmarks/results/epochs_200/`` holds 200-epoch runs
-        of the tables, which fitted longer for no better quality).
+        of the tables: longer fits, with samples worse on three tables of
+        five).
 
     tol : float, default=1e-4
         Improvement, in nats per row, that counts as progress: training stops
@@ -348,7 +352,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         takes bfloat16 autocast where the hardware computes it natively
         (CPUs with AVX512-BF16 or AMX, recent GPUs) and a training step's
         matrix products are large (at least 48 million multiply-adds: batch
-        rows times the layers' weights, as on MNIST's batches of 512), and
+        rows times the layers' weights, as on MNIST's batches of 256), and
         float32 elsewhere: on smaller steps (digits, most tables) casting to
         bfloat16 costs more than it saves.
         Likelihoods, the KL, gradients' accumulation and Adam's state stay

@@ -70,7 +70,7 @@ class TrainingConfig:
     # constant (partial_fit, whose length nobody knows in advance).
     schedule: str = "constant"
     warmup_epochs: float = 2.0
-    # After training, set the Gaussian columns' variances in closed form
+    # After training, set the Gaussian columns' variances to their best values
     # (fit_variances) on the validation rows, or the training rows without them.
     fit_variances: bool = True
 
@@ -287,10 +287,6 @@ def evaluate_objective(
 
 # Draws of z per row behind the variances that ``fit_variances`` sets.
 VARIANCE_DRAWS = 4
-# The log variances ``fit_variances`` tries where there is no closed form:
-# from each column's floor up by steps of 0.1 (a factor of 1.105) to 6 above
-# it (0.01 to 4 in model units with the default floor).
-LOG_VARIANCE_STEPS = torch.arange(61, dtype=torch.float64) * 0.1
 
 
 @torch.no_grad()
@@ -304,18 +300,14 @@ def fit_variances(
     and log-normal columns included) to the value that maximizes the
     expected log-likelihood of the rows ``X[index]`` of each of ``parts``
     under q(z|x), given the trained encoder and decoder, estimated with
-    VARIANCE_DRAWS draws of z per row and floored as in training.
-
-    Where every value is scored by a density, that value is the mean of
-    (u - mean(z))^2 over the observed entries. Where some are mass points
-    (a quantile column's repeated values, scored by interval probabilities)
-    there is no closed form: each column takes the best of a grid of log
-    variances (LOG_VARIANCE_STEPS above its floor) and the variance training
-    ended with, so the result is never worse on these rows than training's.
-    With ``hide_rate`` (a fit that trains to fill gaps) the encoder sees each
-    draw's rows with that share of entries hidden, as in training, and the
-    hidden entries' residuals count: the variance then measures how well a
-    gap is predicted, which is what imputation weighs draws by.
+    VARIANCE_DRAWS draws of z per row and floored as in training. Each
+    likelihood says what to sum and what follows from it
+    (``Gaussian.variance_terms``): the mean squared residual where every
+    value is scored by a density, the best of a grid where some are mass
+    points. With ``hide_rate`` (a fit that trains to fill gaps) the encoder
+    sees each draw's rows with that share of entries hidden, as in training,
+    and the hidden entries' residuals count: the variance then measures how
+    well a gap is predicted, which is what imputation weighs draws by.
 
     Adam moves a variance's parameter by about the learning rate a step, so
     a fit of a few thousand steps leaves columns whose residuals are far
@@ -324,58 +316,32 @@ def fit_variances(
     of the schedule (Rybkin et al., 2021, set the variance in closed form at
     every step).
     """
-    likelihoods = getattr(model, "likelihoods", ())  # a bare module has none
-    targets = {i: lik for i, lik in enumerate(likelihoods) if isinstance(lik, Gaussian)}
+    targets = {i for i, lik in enumerate(model.likelihoods) if isinstance(lik, Gaussian)}
     if not targets:
         return
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
-    # per group: observed entries per column, and either the candidates' log
-    # likelihoods (n_candidates, n_columns) or the squared residuals per column
-    counts, totals, candidates = dict.fromkeys(targets, 0.0), {}, {}
-    for i, lik in targets.items():
-        if lik.has_mass_points:
-            log_floor = torch.log(lik._constant("floor", lik.raw_variance)).double()
-            steps = LOG_VARIANCE_STEPS.to(device)[:, None]
-            candidates[i] = torch.cat([log_floor + steps, lik.log_var().double()[None]])
-            totals[i] = torch.zeros_like(candidates[i])
-        else:
-            totals[i] = torch.zeros(lik.n_columns, dtype=torch.float64, device=device)
+    terms, counts = dict.fromkeys(targets, 0.0), dict.fromkeys(targets, 0.0)
     for X, index in parts:
         for start in range(0, len(index), EVAL_BATCH_SIZE):
             x = X.index_select(0, index[start : start + EVAL_BATCH_SIZE])
             observed = model.observed(x)
-            if hide_rate == 0.0:
-                mu, log_var = model._encode(x, observed)
-            for _ in range(VARIANCE_DRAWS):
+            for draw in range(VARIANCE_DRAWS):
                 if hide_rate > 0.0:  # the encoder sees what it saw in training
                     hide = torch.rand(x.shape, generator=generator, device=device) < hide_rate
-                    seen = ~hide if observed is None else observed & ~hide
-                    mu, log_var = model._encode(x, seen)
+                    mu, log_var = model._encode(x, ~hide if observed is None else observed & ~hide)
+                elif draw == 0:
+                    mu, log_var = model._encode(x, observed)
                 eps = torch.randn(mu.shape, generator=generator, device=device, dtype=mu.dtype)
                 raw = model.decode(model.reparameterize(mu, log_var, eps))
                 for i, (lik, xg, rg) in enumerate(model._groups(x, raw)):
-                    if i not in targets:
-                        continue
-                    missing = torch.isnan(xg)
-                    counts[i] = counts[i] + (~missing).sum(0).double()
-                    if i in candidates:
-                        for k, candidate in enumerate(candidates[i].to(rg.dtype)):
-                            log_p = lik.log_prob_given_variance(xg, rg, candidate)
-                            log_p = torch.where(missing, 0.0, log_p.double())
-                            totals[i][k] += log_p.sum(0)
-                    else:
-                        square = torch.where(missing, 0.0, (xg - rg).square().double())
-                        totals[i] += square.sum(0)
-    for i, lik in targets.items():
-        if i in candidates:
-            best = totals[i].argmax(0, keepdim=True)
-            variance = candidates[i].gather(0, best)[0].exp()
-            # a column with no observed entry here keeps training's variance
-            lik.set_variance(torch.where(counts[i] > 0, variance, math.nan))
-        else:
-            lik.set_variance(totals[i] / counts[i])  # 0/0: NaN, kept
+                    if i in targets:
+                        terms[i] = terms[i] + lik.variance_terms(xg, rg)
+                        counts[i] = counts[i] + (~torch.isnan(xg)).sum(0).double()
+    for i in targets:
+        lik = model.likelihoods[i]
+        lik.set_variance(lik.variance_from_terms(terms[i], counts[i]))
 
 
 @torch.inference_mode()

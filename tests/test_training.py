@@ -226,7 +226,10 @@ def test_loss_curve_is_in_the_units_of_score(digits):
 class _TinyVAE(nn.Module):
     """The contract train() relies on, and nothing else: ``forward(x, eps)``
     gives float32 log p(x|z) per row and KL per row and dimension, ``encode``
-    gives (mu, log sigma^2), ``config.n_components``. Bernoulli pixels."""
+    gives (mu, log sigma^2), ``config.n_components``, ``likelihoods`` (none
+    with a variance to set). Bernoulli pixels."""
+
+    likelihoods = ()
 
     def __init__(self, n_features, n_components, seed=0):
         super().__init__()

@@ -65,7 +65,8 @@ def normal_log_prob(u: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) 
 class Gaussian(Likelihood):
     """N(x | mean, variance): the decoder emits the mean in model units and the
     module holds one variance per column, floored at ``MIN_VARIANCE``: learned
-    in training, then set in closed form (``_training.fit_variances``).
+    in training, then set to its best value given the network
+    (``variance_terms``, ``_training.fit_variances``).
 
     On the host each column is centered and divided by a scale: its own
     standard deviation (``scaling="feature"``) or one scale shared by the group,
@@ -139,9 +140,18 @@ class Gaussian(Likelihood):
     def encoder_input(self, u):
         return INPUT_BOUND * torch.tanh(u / INPUT_BOUND)
 
-    # Whether some values are scored as mass points (probabilities of
-    # intervals) rather than by a density: the variance then has no closed form.
-    has_mass_points = False
+    def variance_terms(self, u: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """What ``_training.fit_variances`` sums over rows and draws to set the
+        variances, float64 ``(n_terms, n_columns)``: here the squared residuals
+        of the observed entries (NaN in ``u``: missing)."""
+        square = torch.where(torch.isnan(u), 0.0, (u - raw).square().double())
+        return square.sum(0, keepdim=True)
+
+    def variance_from_terms(self, terms: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """The variances that maximize the expected log-likelihood, from the
+        summed ``variance_terms`` and the observed entries per column: the
+        mean squared residual (0/0 gives NaN: the column keeps its variance)."""
+        return terms[0] / counts
 
     def log_prob(self, u, raw):
         return self.log_prob_given_variance(u, raw, self.log_var())

@@ -25,6 +25,11 @@ MAX_KNOTS = 1000
 # infinity: the standard normal's mass beyond is below 1e-300.
 ATOM_BOUND = 37.0
 
+# The log variances a column with mass points tries after training, where its
+# variance has no closed form: from the floor up by steps of 0.1 (a factor of
+# 1.105) to 6 above it (0.01 to 4 in score units with the default floor).
+LOG_VARIANCE_STEPS = torch.arange(61, dtype=torch.float64) * 0.1
+
 # Gauss-Hermite nodes for E[x] = E[Q(u)] under the decoder's Gaussian in score space.
 # Q is flat over mass points and kinked at their edges, which few nodes
 # integrate poorly: with 16, test_quantile_point_is_the_mean_in_data_units
@@ -225,11 +230,40 @@ class Quantile(Gaussian):
 
     @property
     def has_mass_points(self) -> bool:
+        """Whether some values are scored by interval probabilities."""
         return any(self.stats["atoms"])
+
+    def _variance_candidates(self) -> torch.Tensor:
+        """Log variances to choose from, float64 ``(n_candidates, n_columns)``:
+        the grid of LOG_VARIANCE_STEPS above each floor, and the current one."""
+        log_floor = torch.log(self._constant("floor", self.raw_variance)).double()
+        steps = LOG_VARIANCE_STEPS.to(log_floor.device)[:, None]
+        return torch.cat([log_floor + steps, self.log_var().double()[None]])
+
+    def variance_terms(self, u, raw):
+        """With mass points the variance has no closed form: each candidate's
+        log-likelihood of the observed entries, per column."""
+        if not self.has_mass_points:
+            return super().variance_terms(u, raw)
+        missing = torch.isnan(u)
+        terms = []
+        for candidate in self._variance_candidates().to(raw.dtype):
+            log_p = self.log_prob_given_variance(u, raw, candidate)
+            terms.append(torch.where(missing, 0.0, log_p.double()).sum(0))
+        return torch.stack(terms)
+
+    def variance_from_terms(self, terms, counts):
+        """The best candidate per column, never worse on these rows than the
+        variance training ended with (one of the candidates)."""
+        if not self.has_mass_points:
+            return super().variance_from_terms(terms, counts)
+        best = self._variance_candidates().gather(0, terms.argmax(0, keepdim=True))[0]
+        # a column with no observed entry keeps training's variance
+        return torch.where(counts > 0, best.exp(), math.nan)
 
     def log_prob_given_variance(self, u, raw, log_var):
         log_p = normal_log_prob(u, raw, log_var)
-        if not any(self.stats["atoms"]):
+        if not self.has_mass_points:
             return log_p
         # A mass point's score: the probability of its interval instead. All
         # columns at once: each value's first point at or above it, per column.
