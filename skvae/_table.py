@@ -134,21 +134,10 @@ class Table:
         columns = [_describe(X, j, is_frame) for j in range(X.shape[1])]
         table = cls(columns, is_frame)
         chosen = _requested(likelihood, columns)
-        for j, column in enumerate(columns):
-            values = table._column_values(X, j)
-            values = values[observed_entries(values)]
-            if len(values) == 0:
-                raise ValueError(
-                    f"{column.label.capitalize()} has no observed value: every entry "
-                    f"is missing, so there is nothing to learn its distribution from. "
-                    f"Drop it."
-                )
-            column.likelihood = chosen.get(j) or _auto_likelihood(values, column, is_frame)
-            if column.likelihood in _NUMERIC_LIKELIHOODS:
-                values = _as_float(values, column)
-                column.minimum, column.maximum = float(values.min()), float(values.max())
-                if column.kind == "float" and is_frame:
-                    column.decimals = _decimals(values)
+        if is_frame:
+            table._describe_frame_columns(X, chosen)
+        else:
+            table._describe_array_columns(X, chosen)
         for name in LIKELIHOODS:
             members = [j for j, c in enumerate(columns) if c.likelihood == name]
             if members:
@@ -161,6 +150,34 @@ class Table:
             stats = LIKELIHOODS[name].fit_stats(values, **options)
             table.groups.append(ColumnGroup(name, stats))
         return table
+
+    def _describe_frame_columns(self, X, chosen: dict[int, str]) -> None:
+        """Each DataFrame column's likelihood, range and decimal places."""
+        for j, column in enumerate(self.columns):
+            values = self._column_values(X, j)
+            values = values[observed_entries(values)]
+            if len(values) == 0:
+                raise _no_observed_value(column)
+            column.likelihood = chosen.get(j) or _auto_likelihood(values, column, True)
+            if column.likelihood in _NUMERIC_LIKELIHOODS:
+                values = _as_float(values, column)
+                column.minimum, column.maximum = float(values.min()), float(values.max())
+                if column.kind == "float":
+                    column.decimals = _decimals(values)
+
+    def _describe_array_columns(self, X, chosen: dict[int, str]) -> None:
+        """The same for a validated float array (finite or NaN), its ranges in
+        one pass over row blocks: a column is read by itself only when
+        "auto" has to look at its values."""
+        low, high = _column_ranges(X)
+        for j, column in enumerate(self.columns):
+            if np.isnan(low[j]):
+                raise _no_observed_value(column)
+            if j not in chosen:
+                values = X[:, j]
+                chosen[j] = _auto_likelihood(values[~np.isnan(values)], column, False)
+            column.likelihood = chosen[j]
+            column.minimum, column.maximum = float(low[j]), float(high[j])
 
     @classmethod
     def _fit_streamed(cls, X, likelihood, scaling) -> "Table":
@@ -337,6 +354,25 @@ def _is_frame(X) -> bool:
 def _row_chunks(n: int, size: int = 8192):
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
+
+
+def _column_ranges(X: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest observed value per column of a float array, NaN
+    for a column with none, read a block of rows at a time."""
+    low = np.full(X.shape[1], np.nan)
+    high = np.full(X.shape[1], np.nan)
+    for start in range(0, X.shape[0], chunk):
+        block = X[start : start + chunk]
+        np.fmin(low, np.fmin.reduce(block, axis=0), out=low)  # fmin skips NaN
+        np.fmax(high, np.fmax.reduce(block, axis=0), out=high)
+    return low, high
+
+
+def _no_observed_value(column: Column) -> ValueError:
+    return ValueError(
+        f"{column.label.capitalize()} has no observed value: every entry is missing, "
+        f"so there is nothing to learn its distribution from. Drop it."
+    )
 
 
 def _describe(X, j: int, is_frame: bool) -> Column:

@@ -18,7 +18,8 @@ class Bernoulli(Likelihood):
 
     @classmethod
     def check(cls, values, labels):
-        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        # fmin and fmax skip NaN (gaps), without nanmin's copy of the block
+        low, high = np.fmin.reduce(values, axis=0), np.fmax.reduce(values, axis=0)
         bad = (low < 0.0) | (high > 1.0)
         if bad.any():
             j = int(np.argmax(bad))
@@ -33,7 +34,10 @@ class Bernoulli(Likelihood):
 
     @classmethod
     def fit_stats(cls, values, **options) -> Stats:
-        return {"n_columns": values.shape[1], "mean": column_stats(values)[0].tolist()}
+        return {
+            "n_columns": values.shape[1],
+            "mean": column_stats(values, variance=False)[0].tolist(),
+        }
 
     def fill(self):
         return torch.tensor(self.stats.get("mean", [0.5] * self.n_columns))

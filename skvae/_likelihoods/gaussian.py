@@ -23,20 +23,33 @@ INPUT_BOUND = 3.0
 MIN_VARIANCE = 1e-2
 
 
-def column_stats(values: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and variance of the observed (non-NaN) values, in
-    float64, without a full-size temporary."""
+def column_stats(
+    values: np.ndarray, chunk: int = 4096, variance: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-column mean and variance (None with ``variance=False``) of the
+    observed (non-NaN) values, in float64, without a full-size temporary. A
+    block of rows without NaN is summed as it is."""
     count, total = np.zeros(values.shape[1]), np.zeros(values.shape[1])
     for start in range(0, values.shape[0], chunk):
         block = values[start : start + chunk]
-        observed = ~np.isnan(block)
-        count += observed.sum(axis=0)
-        total += np.where(observed, block, 0.0).sum(axis=0, dtype=np.float64)
+        sums = block.sum(axis=0, dtype=np.float64)
+        if np.isnan(sums).any():
+            observed = ~np.isnan(block)
+            count += observed.sum(axis=0)
+            sums = np.where(observed, block, 0.0).sum(axis=0, dtype=np.float64)
+        else:
+            count += len(block)
+        total += sums
     mean = total / count
+    if not variance:
+        return mean, None
     sq = np.zeros(values.shape[1])
     for start in range(0, values.shape[0], chunk):
-        block = values[start : start + chunk] - mean
-        sq += np.where(np.isnan(block), 0.0, np.square(block)).sum(axis=0)
+        block = np.square(values[start : start + chunk] - mean)
+        sums = block.sum(axis=0)
+        if np.isnan(sums).any():
+            sums = np.where(np.isnan(block), 0.0, block).sum(axis=0)
+        sq += sums
     return mean, sq / count
 
 
