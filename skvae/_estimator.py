@@ -1281,10 +1281,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if optimizer is not None:  # partial_fit's Adam, its state in parameter order
             packed = optimizer.state_dict()
             state["_optimizer"] = {
-                "lr": packed["param_groups"][0]["lr"],
+                "lr": packed["lr"],
                 "state": [
-                    {k: v.detach().cpu().numpy() for k, v in packed["state"].get(i, {}).items()}
-                    for i in range(len(packed["param_groups"][0]["params"]))
+                    {k: v.detach().cpu().numpy() for k, v in entry.items()}
+                    for entry in packed["state"]
                 ],
             }
         state["_skvae_version"] = __version__
@@ -1322,11 +1322,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         packed_optimizer = state.get("_optimizer")
         if packed_optimizer is not None:
             optimizer = make_optimizer(self.module_.parameters(), packed_optimizer["lr"])
-            saved = optimizer.state_dict()
-            saved["state"] = {
-                i: {k: torch.from_numpy(np.array(v)).to(device) for k, v in entry.items()}
-                for i, entry in enumerate(packed_optimizer["state"])
-                if entry
-            }
-            optimizer.load_state_dict(saved)
+            optimizer.load_state_dict(
+                {
+                    "lr": packed_optimizer["lr"],
+                    "state": [
+                        {k: torch.from_numpy(np.array(v)) for k, v in entry.items()}
+                        for entry in packed_optimizer["state"]
+                    ],
+                }
+            )
             self._optimizer = optimizer

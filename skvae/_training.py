@@ -22,6 +22,7 @@ import torch
 
 from ._latent import training_loss
 from ._likelihoods.gaussian import Gaussian
+from ._optim import Adam
 from ._rows import InMemoryRows, StreamedRows
 
 # Rows per forward pass when evaluating without gradients (validation, transform).
@@ -218,18 +219,10 @@ def _autocast(precision: str, device: torch.device):
     return contextlib.nullcontext()
 
 
-def make_optimizer(params, learning_rate: float) -> torch.optim.Adam:
-    """Adam with its fused kernel (one kernel for all tensors) where torch has
-    it for these parameters' device and dtype; else its multi-tensor (foreach)
-    implementation; else the plain one."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=learning_rate, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        pass
-    if all(p.device.type in ("cpu", "cuda") for p in params):
-        return torch.optim.Adam(params, lr=learning_rate, foreach=True)
-    return torch.optim.Adam(params, lr=learning_rate)
+def make_optimizer(params, learning_rate: float) -> Adam:
+    """Adam over ``params``, with torch's fused kernel where torch has one for
+    their device (see ``skvae/_optim.py``)."""
+    return Adam(params, lr=learning_rate)
 
 
 # ------------------------------------------------------------- the loop
@@ -469,7 +462,7 @@ def train(
     validation: tuple[torch.Tensor, torch.Tensor] | None,
     config: TrainingConfig,
     seed: int,
-    optimizer: torch.optim.Optimizer | None = None,
+    optimizer: Adam | None = None,
     first_step: int = 0,
 ) -> TrainingResult:
     """Fit ``model`` in place on the training ``rows`` with Adam.
@@ -544,12 +537,10 @@ def train(
                         else:
                             log_lik, kl = model(xb, eps)
                     loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
-                    optimizer.zero_grad(set_to_none=True)
+                    optimizer.zero_grad()
                     loss.backward()
                     if config.schedule != "constant":
-                        lr = learning_rate_at(step, config, n_batches)
-                        for group in optimizer.param_groups:
-                            group["lr"] = lr
+                        optimizer.lr = learning_rate_at(step, config, n_batches)
                     optimizer.step()
                     losses.append(loss.detach())
                     sizes.append(float(len(xb)))

@@ -323,10 +323,67 @@ def test_small_steps_train_in_float32_under_auto(digits):
     assert forced.precision_ == "bfloat16"
 
 
-def test_adam_runs_fused_where_torch_has_the_kernel():
-    optimizer = make_optimizer(nn.Linear(3, 2).parameters(), 1e-3)
+def _adam_trajectory(make, fused=None, steps=5):
+    """Parameters and moments after ``steps`` updates with changing learning
+    rates and gradients, from the same start."""
+    gen = torch.Generator().manual_seed(0)
+    params = [nn.Parameter(torch.randn(shape, generator=gen)) for shape in [(7, 5), (5,), ()]]
+    optimizer = make(params)
+    if fused is not None:
+        optimizer.fused = fused
+    for k in range(steps):
+        optimizer.zero_grad()
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=gen)
+        lr = 1e-2 / (k + 1)
+        if isinstance(optimizer, torch.optim.Optimizer):
+            optimizer.param_groups[0]["lr"] = lr
+        else:
+            optimizer.lr = lr
+        optimizer.step()
+    moments = [optimizer.state[p][key] for p in params for key in ("exp_avg", "exp_avg_sq")]
+    return params + moments
+
+
+def test_adam_is_torch_adam():
+    """skvae's Adam calls torch's fused kernel where torch has one for the
+    device (CPUs from torch 2.4), and then updates bitwise as
+    torch.optim.Adam(fused=True); its fallback, tensor by tensor, agrees with
+    torch.optim.Adam to rounding."""
     fused_on_cpu = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
-    assert optimizer.defaults["fused"] is (True if fused_on_cpu else None)
+    assert make_optimizer(nn.Linear(3, 2).parameters(), 1e-3).fused is fused_on_cpu
+    ours = _adam_trajectory(lambda ps: make_optimizer(ps, 1e-3))
+    if fused_on_cpu:
+        theirs = _adam_trajectory(lambda ps: torch.optim.Adam(ps, lr=1e-3, fused=True))
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    fallback = _adam_trajectory(lambda ps: make_optimizer(ps, 1e-3), fused=False)
+    plain = _adam_trajectory(lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=False))
+    for a, b in zip(fallback, plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_adam_state_round_trips():
+    """state_dict / load_state_dict carry the moments and step counts, so a
+    loaded optimizer's next update is the original's."""
+    gen = torch.Generator().manual_seed(1)
+    params = [nn.Parameter(torch.randn(4, 3, generator=gen)), nn.Parameter(torch.randn(3))]
+    first = make_optimizer(params, 1e-2)
+    params[0].grad = torch.randn(4, 3, generator=gen)  # the second has no gradient yet
+    first.step()
+    packed = first.state_dict()
+    assert packed["lr"] == 1e-2 and packed["state"][1] == {}
+    copies = [nn.Parameter(p.detach().clone()) for p in params]
+    second = make_optimizer(copies, 0.5)
+    second.load_state_dict(packed)
+    assert second.lr == 1e-2
+    for ps, opt in ((params, first), (copies, second)):
+        for p, g in zip(ps, (torch.ones(4, 3), torch.ones(3)), strict=True):
+            p.grad = g.clone()
+        opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(params, copies, strict=True))
+    assert float(second.state[copies[0]]["step"]) == 2.0
+    with pytest.raises(ValueError, match="holds 2 parameters; this model has 1"):
+        make_optimizer(copies[:1], 1e-3).load_state_dict(packed)
 
 
 def test_posterior_statistics_report_dead_dimensions(digits_unit):
