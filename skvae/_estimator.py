@@ -348,8 +348,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         not there raises ValueError.
 
     precision : {"auto", "float32", "bfloat16"}, default="auto"
-        Arithmetic of the training forward pass's matrix products. "auto"
-        takes bfloat16 autocast where the hardware computes it natively
+        Arithmetic of the training steps' matrix products. "auto" trains the
+        layers on bfloat16 copies of their float32 weights (autocast's
+        arithmetic, cast once a step) where the hardware computes it natively
         (CPUs with AVX512-BF16 or AMX, recent GPUs) and a training step's
         matrix products are large (at least 48 million multiply-adds: batch
         rows times the layers' weights, as on MNIST's batches of 256), and

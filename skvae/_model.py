@@ -74,9 +74,10 @@ def _split(t: torch.Tensor, sizes: list[int]):
 
 
 def _widened(t: torch.Tensor) -> torch.Tensor:
-    """``t`` in float32 when autocast computed it in a reduced precision: the
-    network's outputs (posterior parameters, the decoder's raw parameters)
-    leave autocast before the KL, the sampling of z and the likelihoods."""
+    """``t`` in float32 when the layers computed it in a reduced precision
+    (bfloat16 weights, or autocast): the network's outputs (posterior
+    parameters, the decoder's raw parameters) leave it before the KL, the
+    sampling of z and the likelihoods."""
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
@@ -181,8 +182,14 @@ class VAE(nn.Module):
         parts = [lik.encoder_input(xg) for lik, xg, _ in self._groups(x)]
         if self.config.missing_indicators:
             parts.append(torch.ones_like(x) if seen is None else seen.to(x.dtype))
-        h = self.encoder(parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1))
+        h = self.encoder(self._layer_input(parts[0] if len(parts) == 1 else torch.cat(parts, -1)))
         return _widened(self.mu_head(h)), _widened(self.log_var_head(h))
+
+    def _layer_input(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` in the layers' dtype: bfloat16 while training holds bfloat16
+        copies of the weights (``skvae._training.BFloat16Weights``), else as is."""
+        dtype = self.output_head.weight.dtype
+        return t if t.dtype == dtype or dtype != torch.bfloat16 else t.to(dtype)
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, log_var: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
@@ -192,7 +199,7 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's raw parameters, all groups side by side, in float32 or
         wider (so that likelihoods never run in a reduced precision)."""
-        return _widened(self.output_head(self.decoder(z)))
+        return _widened(self.output_head(self.decoder(self._layer_input(z))))
 
     def log_prob(
         self, x: torch.Tensor, raw: torch.Tensor, observed: torch.Tensor | None = None

@@ -10,7 +10,6 @@ optimizer kernel) and syncs with the host once, at the epoch's end (and, on
 a terminal with ``verbose=1``, at most five times a second to redraw the bar).
 """
 
-import contextlib
 import functools
 import math
 import sys
@@ -56,8 +55,8 @@ class TrainingConfig:
     # Added to every reported figure so that they are in the units of X (for a
     # standardized Gaussian model: minus the sum of log scales).
     nats_offset: float = 0.0
-    # Arithmetic of the forward pass's matrix products: "auto" (bfloat16
-    # autocast where the hardware computes it natively, else float32),
+    # Arithmetic of the layers' matrix products: "auto" (bfloat16 where the
+    # hardware computes it natively, else float32; see BFloat16Weights),
     # "float32" or "bfloat16". Likelihood, KL, loss, gradients of the weights
     # and optimizer state are float32 on every path. See resolve_precision.
     precision: str = "auto"
@@ -160,7 +159,7 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 
 # precision="auto" trains in float32 where a step does fewer multiply-adds in
 # its matrix products (batch rows times the model's weights) than this.
-# bfloat16 autocast pays only where the products are large: casting weights
+# bfloat16 pays only where the products are large: casting weights
 # and activations on every step costs more than it saves on small ones. On
 # this project's CPU (native bfloat16), with the default layers
 # (benchmarks/results/precision_steps.md): float32 steps were faster up to
@@ -188,20 +187,22 @@ def resolve_precision(precision: str, device: torch.device, work: int | None = N
     with native bfloat16 instructions (see cpu_has_native_bfloat16), where a
     step does at least BFLOAT16_MIN_WORK multiply-adds (``work``: batch rows
     times multiply_adds_per_row; None: large); else float32. "bfloat16" is
-    honoured wherever torch can autocast to it, even where it is emulated and
-    slow.
+    honoured wherever torch multiplies bfloat16 matrices on the device, even
+    where it is emulated and slow.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}.")
     device = torch.device(device)
     if precision == "bfloat16":
-        is_available = getattr(torch.amp, "is_autocast_available", None)  # torch >= 2.3
-        if is_available is not None and not is_available(device.type):
+        try:
+            probe = torch.ones((2, 2), dtype=torch.bfloat16, device=device)
+            torch.nn.functional.linear(probe, probe, probe[0])
+        except (RuntimeError, NotImplementedError, TypeError) as exc:
             raise ValueError(
-                f"precision='bfloat16' needs torch's autocast, which this torch "
-                f"({torch.__version__}) does not offer on {device.type}. Use "
+                f"precision='bfloat16' needs bfloat16 matrix products, which this "
+                f"torch ({torch.__version__}) does not compute on {device.type}. Use "
                 f"precision='float32' or 'auto'."
-            )
+            ) from exc
         return "bfloat16"
     if precision == "float32" or (work is not None and work < BFLOAT16_MIN_WORK):
         return "float32"
@@ -212,11 +213,83 @@ def resolve_precision(precision: str, device: torch.device, work: int | None = N
     return "float32"
 
 
-def _autocast(precision: str, device: torch.device):
-    """The context a training forward pass runs in."""
-    if precision == "bfloat16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+class BFloat16Weights:
+    """Mixed precision for the training steps: the linear layers compute with
+    bfloat16 copies of their float32 weights, made in one operation per step;
+    everything else (the likelihoods' own parameters, the KL, the loss, the
+    optimizer's weights and state) stays float32.
+
+    Inside ``with BFloat16Weights(model) as weights:`` the model's linear
+    layers hold the bfloat16 copies; ``weights.step(optimizer)`` after a
+    backward pass turns their gradients into float32 gradients of the
+    float32 weights, steps the optimizer on those, and refreshes the copies.
+    On leaving, the layers hold their float32 weights again, so that
+    evaluation, snapshots and state dicts never see the copies.
+
+    The arithmetic is autocast's (``torch.autocast(dtype=torch.bfloat16)``
+    casts each layer's weight, bias and input to bfloat16 and its gradients
+    back, and leaves other operations in float32), bitwise
+    (tests/test_training.py), without autocast's casts of every weight and
+    gradient one by one, on every step: about 6% of a step on MNIST's default
+    model here.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.slots = [
+            (module, name)
+            for module in model.modules()
+            if isinstance(module, torch.nn.Linear)
+            for name in ("weight", "bias")
+            if module._parameters.get(name) is not None
+        ]
+        self.masters = [module._parameters[name] for module, name in self.slots]
+        self.copies = [
+            torch.nn.Parameter(torch.empty_like(p, dtype=torch.bfloat16)) for p in self.masters
+        ]
+        self._grads = [torch.empty_like(p) for p in self.masters]
+
+    def __enter__(self) -> "BFloat16Weights":
+        self._refresh()
+        for (module, name), copy in zip(self.slots, self.copies, strict=True):
+            module._parameters[name] = copy
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for (module, name), master in zip(self.slots, self.masters, strict=True):
+            module._parameters[name] = master
+
+    @torch.no_grad()
+    def _refresh(self) -> None:
+        torch._foreach_copy_(self.copies, self.masters)
+
+    @torch.no_grad()
+    def step(self, optimizer: Adam) -> None:
+        """The optimizer's step on the float32 weights, from the gradients
+        the backward pass left on the copies."""
+        with_grad = [k for k, copy in enumerate(self.copies) if copy.grad is not None]
+        torch._foreach_copy_(
+            [self._grads[k] for k in with_grad], [self.copies[k].grad for k in with_grad]
+        )
+        for k in with_grad:
+            self.masters[k].grad = self._grads[k]
+            self.copies[k].grad = None
+        optimizer.step()
+        self._refresh()
+
+
+class _Float32Weights:
+    """BFloat16Weights' interface for float32 training: the layers compute
+    with the weights themselves."""
+
+    def __enter__(self) -> "_Float32Weights":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    @staticmethod
+    def step(optimizer: Adam) -> None:
+        optimizer.step()
 
 
 def make_optimizer(params, learning_rate: float) -> Adam:
@@ -501,6 +574,8 @@ def train(
         X_val, val_index = validation
         val_eps = torch.randn((len(val_index), n_components), generator=noise_gen, device=device)
 
+    # The weights the training steps compute with (see BFloat16Weights).
+    weights = BFloat16Weights(model) if precision == "bfloat16" else _Float32Weights()
     result = TrainingResult(precision=precision)
     progress = _Progress(config.verbose, config.max_iter, n_batches, config.nats_offset)
     # Weights to fall back on: the best validation epoch with early stopping,
@@ -515,37 +590,37 @@ def train(
             model.train()
             losses = []  # batch losses, 0-d tensors left on the device
             sizes = []  # rows per batch, to weigh the losses into the epoch's mean
-            for X, order in rows.parts(shuffle_gen):
-                n_part = len(order)
-                for start in range(0, n_part, batch_size):
-                    if start % noise_rows == 0:
-                        size = min(noise_rows, n_part - start)
-                        noise = torch.randn(
-                            (size, n_components), generator=noise_gen, device=device
-                        )
-                    offset = start % noise_rows
-                    xb = X.index_select(0, order[start : start + batch_size])
-                    eps = noise[offset : offset + batch_size]
-                    step += 1
-                    kl_weight = config.beta
-                    if step <= warmup_steps:
-                        kl_weight *= step / warmup_steps
-                    with _autocast(precision, device):
+            with weights:
+                for X, order in rows.parts(shuffle_gen):
+                    n_part = len(order)
+                    for start in range(0, n_part, batch_size):
+                        if start % noise_rows == 0:
+                            size = min(noise_rows, n_part - start)
+                            noise = torch.randn(
+                                (size, n_components), generator=noise_gen, device=device
+                            )
+                        offset = start % noise_rows
+                        xb = X.index_select(0, order[start : start + batch_size])
+                        eps = noise[offset : offset + batch_size]
+                        step += 1
+                        kl_weight = config.beta
+                        if step <= warmup_steps:
+                            kl_weight *= step / warmup_steps
                         if config.hide_rate > 0.0:
                             hide = torch.rand(xb.shape, generator=noise_gen, device=device)
                             log_lik, kl = model(xb, eps, hide < config.hide_rate)
                         else:
                             log_lik, kl = model(xb, eps)
-                    loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    if config.schedule != "constant":
-                        optimizer.lr = learning_rate_at(step, config, n_batches)
-                    optimizer.step()
-                    losses.append(loss.detach())
-                    sizes.append(float(len(xb)))
-                    if progress.bar:
-                        progress.batch(epoch - 1, losses, sizes)
+                        loss = training_loss(log_lik, kl, kl_weight, config.free_bits)
+                        optimizer.zero_grad()
+                        loss.backward()
+                        if config.schedule != "constant":
+                            optimizer.lr = learning_rate_at(step, config, n_batches)
+                        weights.step(optimizer)
+                        losses.append(loss.detach())
+                        sizes.append(float(len(xb)))
+                        if progress.bar:
+                            progress.batch(epoch - 1, losses, sizes)
 
             # The one host sync of an epoch.
             batch_rows = torch.tensor(sizes, dtype=torch.float64, device=device)

@@ -16,9 +16,13 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skvae import NonFiniteLossError, VAETransformer
+from skvae._latent import training_loss
+from skvae._model import VAE, VAEConfig
 from skvae._rows import InMemoryRows
+from skvae._table import Table
 from skvae._training import (
     BFLOAT16_MIN_WORK,
+    BFloat16Weights,
     TrainingConfig,
     _Progress,
     cpu_has_native_bfloat16,
@@ -227,7 +231,8 @@ class _TinyVAE(nn.Module):
     """The contract train() relies on, and nothing else: ``forward(x, eps)``
     gives float32 log p(x|z) per row and KL per row and dimension, ``encode``
     gives (mu, log sigma^2), ``config.n_components``, ``likelihoods`` (none
-    with a variance to set). Bernoulli pixels."""
+    with a variance to set), and the layers' inputs are cast to the layers'
+    dtype (bfloat16 under BFloat16Weights). Bernoulli pixels."""
 
     likelihoods = ()
 
@@ -246,12 +251,13 @@ class _TinyVAE(nn.Module):
                 param.copy_(0.3 * torch.randn(param.shape, generator=gen))
 
     def encode(self, x):
-        h = torch.relu(self.encoder(x))
+        h = torch.relu(self.encoder(x.to(self.encoder.weight.dtype)))
         return self.mu_head(h).float(), self.log_var_head(h).float()
 
     def forward(self, x, eps):
         mu, log_var = self.encode(x)
-        logits = self.decoder(mu + torch.exp(0.5 * log_var) * eps).float()
+        z = mu + torch.exp(0.5 * log_var) * eps
+        logits = self.decoder(z.to(self.encoder.weight.dtype)).float()
         log_lik = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1)
         return log_lik, 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var)
 
@@ -284,7 +290,7 @@ def test_a_seed_gives_bitwise_identical_fits_on_each_precision_path(digits_unit,
     assert result.mu_variance == again.mu_variance
     other, _ = _tiny_fit(X, precision, seed=1)
     assert not torch.equal(other.mu_head.weight, first.mu_head.weight)
-    if precision == "bfloat16":  # autocast did change the arithmetic
+    if precision == "bfloat16":  # bfloat16 did change the arithmetic
         fp32, _ = _tiny_fit(X, "float32")
         assert not torch.equal(fp32.mu_head.weight, first.mu_head.weight)
 
@@ -360,6 +366,53 @@ def test_adam_is_torch_adam():
     plain = _adam_trajectory(lambda ps: torch.optim.Adam(ps, lr=1e-3, foreach=False))
     for a, b in zip(fallback, plain, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_bfloat16_weights_step_bitwise_as_autocast():
+    """Training steps with BFloat16Weights (bfloat16 copies of the layers'
+    weights, cast once a step) leave the same float32 weights, bitwise, as
+    steps under torch.autocast: on a table with every kind of group, a
+    learned Gaussian variance, gaps, and entries hidden from the encoder.
+    Outside the context the layers hold the optimizer's float32 weights."""
+    pd = pytest.importorskip("pandas")
+    gen = torch.Generator().manual_seed(0)
+    n = 64
+    frame = pd.DataFrame(
+        {
+            "amount": np.exp(np.linspace(-2.0, 3.0, n)),
+            "size": np.linspace(1.0, 3.0, n),
+            "flag": np.arange(n) % 3 == 0,
+            "kind": np.array(["a", "b", "c", "d"])[np.arange(n) % 4],
+        }
+    )
+    frame.loc[::5, "size"] = np.nan
+    table = Table.fit(frame, likelihood={"amount": "lognormal", "size": "gaussian"})
+    config = VAEConfig(3, (16, 8), tuple(table.groups), missing_indicators=True)
+    x = torch.from_numpy(table.to_model(frame, dtype=np.float32))
+    eps = torch.randn(n, 3, generator=gen)
+    hide = torch.rand(x.shape, generator=gen) < 0.2
+    models = [VAE(config, torch.Generator().manual_seed(1)) for _ in range(2)]
+    optimizers = [make_optimizer(m.parameters(), 1e-2) for m in models]
+    for _ in range(3):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            log_lik, kl = models[0](x, eps, hide)
+        loss = training_loss(log_lik, kl, 1.0, 0.5)
+        optimizers[0].zero_grad()
+        loss.backward()
+        optimizers[0].step()
+        with BFloat16Weights(models[1]) as weights:
+            assert models[1].mu_head.weight.dtype == torch.bfloat16
+            log_lik, kl = models[1](x, eps, hide)
+            assert log_lik.dtype == kl.dtype == torch.float32
+            loss = training_loss(log_lik, kl, 1.0, 0.5)
+            optimizers[1].zero_grad()
+            loss.backward()
+            weights.step(optimizers[1])
+    reference = models[0].state_dict()
+    for name, value in models[1].state_dict().items():
+        assert value.dtype == reference[name].dtype, name
+        assert torch.equal(value, reference[name]), name
+    assert all(a is b for a, b in zip(models[1].parameters(), optimizers[1].params, strict=True))
 
 
 def test_adam_state_round_trips():
