@@ -3,7 +3,7 @@
     python benchmarks/bench_precision.py --mnist ../shared/data/mnist.npz \\
         --out benchmarks/results/precision_steps.md
 
-precision="auto" trains in bfloat16 autocast where the hardware has it
+precision="auto" trains in bfloat16 where the hardware has it
 natively, but only where a step's matrix products are large enough for
 bfloat16 to pay for its casts: a batch's rows times the model's multiply-adds
 per row (the weights of its linear layers) of at least BFLOAT16_MIN_WORK

@@ -159,19 +159,17 @@ def _cuda_has_native_bfloat16(device: torch.device) -> bool:
 
 # precision="auto" trains in float32 where a step does fewer multiply-adds in
 # its matrix products (batch rows times the model's weights) than this.
-# bfloat16 pays only where the products are large: casting weights
-# and activations on every step costs more than it saves on small ones. On
-# this project's CPU (native bfloat16), with the default layers
-# (benchmarks/results/precision_steps.md): float32 steps were faster up to
-# 26M multiply-adds a step on the narrow models of digits, breast_cancer and
-# penguins (1.09-1.53x), bfloat16 steps from 105M up (0.72-0.79x); between,
-# at 52M-60M, neither won clearly (0.94x on digits, 1.16x on MNIST). MNIST's
-# wide model was faster in bfloat16 at 15M and 30M too (0.94x, 0.65x; an
-# earlier run of the script had float32 ahead there), so the threshold, in
-# that band, is right for narrow models and conservative for wide ones.
-# Digits' default steps (16M) train in float32, 1.33x faster over a whole fit
-# at the same quality (same file); MNIST's default fit (120M in batches of
-# 256) trains in bfloat16.
+# bfloat16 pays only where the products are large: casting weights and
+# activations on every step costs more than it saves on small ones. On this
+# project's CPU (native bfloat16), with the default layers
+# (benchmarks/results/precision_steps.md): float32 steps were faster up to 13M
+# multiply-adds a step on the narrow models of digits, breast_cancer and
+# penguins (1.09-1.88x) and at 15M and 30M on MNIST's wide model (1.64x,
+# 1.68x); the two were level at 19M-26M (0.95-1.11x); bfloat16 steps were
+# faster from 52M up (0.92-0.96x at 52M-60M, 0.75-0.93x from 104M). Digits'
+# default steps (16M) train in float32, 1.16x faster over a whole fit at the
+# same quality (same file); MNIST's default fit (120M in batches of 256)
+# trains in bfloat16.
 BFLOAT16_MIN_WORK = 48_000_000
 
 
