@@ -84,6 +84,29 @@ def test_categorical_matches_torch(gen):
         dim=-1,
     )
     torch.testing.assert_close(lik.log_prob(u, raw), expected)
+    # All columns' softmaxes are computed at once: columns whose logits sit
+    # far apart stay exact, gradients are torch's, and K decoder outputs per
+    # row broadcast against one row of values.
+    shifted = (
+        raw + torch.tensor([500.0] * 3 + [-500.0] * 2, dtype=torch.float64)
+    ).requires_grad_()
+    torch.testing.assert_close(lik.log_prob(u, shifted), expected)
+    lik.log_prob(u, shifted).sum().backward()
+    reference = (
+        raw + torch.tensor([500.0] * 3 + [-500.0] * 2, dtype=torch.float64)
+    ).requires_grad_()
+    expected_sum = sum(
+        D.Categorical(logits=block + p).log_prob(u[:, j].long()).sum()
+        for j, (block, p) in enumerate(
+            zip(reference.split([3, 2], -1), prior.split([3, 2]), strict=True)
+        )
+    )
+    expected_sum.backward()
+    torch.testing.assert_close(shifted.grad, reference.grad)
+    draws = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(
+        lik.log_prob(u[:, None, :], draws)[:, 2], lik.log_prob(u, draws[:, 2])
+    )
     # Round trip, one-hot encoder input, and unseen categories as all zeros.
     np.testing.assert_array_equal(cls.from_model(u.numpy(), stats), values)
     unseen = torch.from_numpy(cls.to_model(np.array([["z", "y"]], dtype=object), stats))

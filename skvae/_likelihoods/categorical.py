@@ -24,6 +24,12 @@ class Categorical(Likelihood):
         self.sizes = [len(c) for c in stats["categories"]]
         log_freq = np.concatenate([np.log(f) for f in stats["frequencies"]])
         self.register_buffer("log_prior", torch.tensor(log_freq, dtype=torch.float32))
+        # Column j's categories start at offsets[j] of the one-hot block.
+        offsets = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.register_buffer("offsets", torch.tensor(offsets, dtype=torch.long), persistent=False)
+        # The column each logit belongs to.
+        column = np.repeat(np.arange(len(self.sizes)), self.sizes)
+        self.register_buffer("column", torch.tensor(column, dtype=torch.long), persistent=False)
 
     @classmethod
     def fit_stats(cls, values, **options) -> Stats:
@@ -65,20 +71,24 @@ class Categorical(Likelihood):
         return torch.full((self.n_columns,), -1.0)  # all-zero one-hot, as unseen
 
     def encoder_input(self, u):
-        parts = []
-        for j, size in enumerate(self.sizes):
-            code = u[..., j].long()
-            one_hot = torch.nn.functional.one_hot(code.clamp(min=0), size).to(u.dtype)
-            parts.append(one_hot * (code >= 0).unsqueeze(-1).to(u.dtype))
-        return torch.cat(parts, dim=-1)
+        # One-hot codes of all columns side by side, written in one scatter;
+        # an unseen category (-1) writes a 0.
+        code = u.long()
+        one_hot = u.new_zeros(u.shape[:-1] + (self.n_inputs,))
+        return one_hot.scatter_(-1, code.clamp(min=0) + self.offsets, (code >= 0).to(u.dtype))
 
     def log_prob(self, u, raw):
-        columns = []
-        for j, logits in enumerate(self._blocks(raw)):
-            log_p = torch.log_softmax(logits, dim=-1)
-            code = u[..., j].long().clamp(min=0).expand(log_p.shape[:-1])
-            columns.append(log_p.gather(-1, code.unsqueeze(-1)).squeeze(-1))
-        return torch.stack(columns, dim=-1)
+        # log softmax within each column's block, all columns at once:
+        # logit of the observed category minus its column's log-sum-exp,
+        # shifted by the column's largest logit (a constant for the gradient).
+        logits = raw + self.log_prior.to(raw.dtype)
+        top = logits.new_full(raw.shape[:-1] + (self.n_columns,), -torch.inf)
+        column = self.column.expand(logits.shape)
+        top = top.scatter_reduce(-1, column, logits.detach(), "amax")
+        shifted = logits - top.index_select(-1, self.column)
+        total = logits.new_zeros(top.shape).index_add(-1, self.column, shifted.exp())
+        code = (u.long().clamp(min=0) + self.offsets).expand(top.shape)
+        return shifted.gather(-1, code) - total.log()
 
     def impute(self, raw, weights):
         # the most probable category under the mixture of K decoder outputs
