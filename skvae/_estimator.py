@@ -221,7 +221,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         - "gaussian": real values, centered and scaled inside (see
           ``scaling``), one variance per column, learned in training and
           then set in closed form to the mean squared residual of the
-          held-out rows (of the training rows without early stopping),
+          held-out rows (without early stopping: of the training rows, at
+          most 65,536 of them),
           floored at 1% of the column's variance (of the shared variance
           with ``scaling="global"``), so that constant or discrete columns
           cannot drive the likelihood to infinity. The encoder sees the scaled

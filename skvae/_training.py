@@ -14,7 +14,7 @@ import functools
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -22,7 +22,7 @@ import torch
 from ._latent import training_loss
 from ._likelihoods.gaussian import Gaussian
 from ._optim import Adam
-from ._rows import InMemoryRows, StreamedRows
+from ._rows import InMemoryRows, Part, StreamedRows
 
 # Rows per forward pass when evaluating without gradients (validation, transform).
 EVAL_BATCH_SIZE = 4096
@@ -71,7 +71,8 @@ class TrainingConfig:
     schedule: str = "constant"
     warmup_epochs: float = 2.0
     # After training, set the Gaussian columns' variances to their best values
-    # (fit_variances) on the validation rows, or the training rows without them.
+    # (fit_variances) on the validation rows, or without them on the training
+    # rows (variance_rows: at most MAX_VARIANCE_ROWS of them).
     fit_variances: bool = True
 
 
@@ -408,6 +409,27 @@ def fit_variances(
         lik.set_variance(lik.variance_from_terms(terms[i], counts[i]))
 
 
+# Without validation rows, fit_variances estimates from at most this many
+# training rows (4 draws each): plenty for a variance per column, and a
+# streamed fit reads only the chunks they come from, not the whole source again.
+MAX_VARIANCE_ROWS = 65_536
+
+
+def variance_rows(rows: "InMemoryRows | StreamedRows", seed: int) -> Iterator[Part]:
+    """The training rows fit_variances uses when there are no validation
+    rows: all of them, in order, up to MAX_VARIANCE_ROWS; beyond, that many
+    taken from a pass shuffled with ``seed``."""
+    if rows.n_rows <= MAX_VARIANCE_ROWS:
+        yield from rows.parts(None)
+        return
+    budget = MAX_VARIANCE_ROWS
+    for X, index in rows.parts(torch.Generator().manual_seed(seed)):
+        yield X, index[:budget]
+        budget -= min(budget, len(index))
+        if budget == 0:
+            return
+
+
 @torch.inference_mode()
 def posterior_statistics(
     model: torch.nn.Module, rows: "InMemoryRows | StreamedRows"
@@ -671,7 +693,7 @@ def train(
         raise _diverged(result.n_iter, math.nan, config)
     result.n_steps = step
     if config.fit_variances:
-        held_out = [validation] if validation is not None else rows.parts(None)
+        held_out = [validation] if validation is not None else variance_rows(rows, seed + 3)
         fit_variances(model, held_out, seed + 2, config.hide_rate)
     result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(model, rows)
     model.eval()

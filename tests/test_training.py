@@ -15,10 +15,11 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+import skvae._training as training
 from skvae import NonFiniteLossError, VAETransformer
 from skvae._latent import training_loss
 from skvae._model import VAE, VAEConfig
-from skvae._rows import InMemoryRows
+from skvae._rows import InMemoryRows, StreamedRows
 from skvae._table import Table
 from skvae._training import (
     BFLOAT16_MIN_WORK,
@@ -32,6 +33,7 @@ from skvae._training import (
     posterior_statistics,
     resolve_precision,
     train,
+    variance_rows,
 )
 
 from .conftest import FAST
@@ -510,3 +512,38 @@ def test_the_default_digits_fit_ends_by_its_own_criterion(digits):
         vae = VAETransformer(random_state=0).fit(digits[0])
     # Stopped early, or ran its cosine schedule to the planned end: no warning.
     assert 1 <= vae.n_iter_ <= vae._max_epochs(len(digits[0]) - 180)
+
+
+class _CountingSource:
+    """A row-sliceable array that counts the rows read from it."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.rows_read = array, array.shape, 0
+
+    def __getitem__(self, rows):
+        block = self.array[rows]
+        self.rows_read += len(block)
+        return block
+
+
+def test_variance_rows_cap_what_fit_variances_reads(monkeypatch):
+    """Without validation rows the variances come from the training rows: all
+    of them in order up to MAX_VARIANCE_ROWS; beyond, that many from a
+    shuffled pass, and a streamed source is read only for the chunks they
+    come from."""
+    X = torch.arange(200.0).reshape(100, 2)
+    rows = InMemoryRows(X, torch.arange(100))
+    small = list(variance_rows(rows, seed=0))
+    assert len(small) == 1 and torch.equal(small[0][1], torch.arange(100))  # all, as before
+    monkeypatch.setattr(training, "MAX_VARIANCE_ROWS", 30)
+    (part,) = list(variance_rows(rows, seed=0))
+    assert len(part[1]) == 30 and len(set(part[1].tolist())) == 30
+    assert not torch.equal(part[1], torch.arange(30))  # a shuffled pass, not the first rows
+    assert torch.equal(list(variance_rows(rows, seed=0))[0][1], part[1])  # seeded
+
+    source = _CountingSource(np.arange(2000.0).reshape(1000, 2))
+    streamed = StreamedRows(
+        source, np.arange(1000), lambda b: b.astype(np.float32), torch.device("cpu"), 2, 80
+    )  # chunks of 10 rows
+    taken = sum(len(index) for _, index in variance_rows(streamed, seed=0))
+    assert taken == 30 and source.rows_read == 30  # three chunks of 10 rows
