@@ -43,9 +43,8 @@ import warnings
 
 import numpy as np
 import torch
-from _report import Report, add_run_arguments, set_threads, spread
+from _report import Report, add_run_arguments, fit_metrics, set_threads, spread
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 
 from skvae import VAETransformer
@@ -108,14 +107,9 @@ def ms_per_step(X, params, batch_size, precision):
 
 def digits_fit(precision, seed, split):
     X, X_test, y, y_test = split
-    vae = VAETransformer(precision=precision, random_state=seed)
-    start = time.perf_counter()
-    vae.fit(X)
-    seconds = time.perf_counter() - start
-    mse = float(np.mean((vae.inverse_transform(vae.transform(X_test)) - X_test) ** 2))
-    classifier = LogisticRegression(max_iter=1000).fit(vae.transform(X), y)
-    accuracy = classifier.score(vae.transform(X_test), y_test)
-    return {"mse": mse, "acc": accuracy, "score": vae.score(X_test), "fit_s": seconds}
+    return fit_metrics(
+        VAETransformer(precision=precision, random_state=seed), X, y, X_test, y_test
+    )
 
 
 def digits_quality(seeds, report):

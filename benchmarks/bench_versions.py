@@ -35,10 +35,11 @@ HERE = Path(__file__).resolve().parent
 CURRENT = HERE.parent
 
 CHILD = r"""
-import json, sys, time, warnings
+import json, sys, warnings
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 warnings.simplefilter("ignore")
+sys.path.insert(0, sys.argv[4])  # the current checkout's benchmarks/, for _report
+from _report import fit_metrics
 import skvae
 from skvae import VAETransformer
 if sys.argv[1] == "digits":  # the default fit on a quarter-held-out load_digits
@@ -54,13 +55,8 @@ else:
         n_components=8, likelihood="bernoulli", random_state=int(sys.argv[2]),
         **json.loads(sys.argv[3]),
     )
-start = time.perf_counter()
-vae.fit(X)
-seconds = time.perf_counter() - start
-mse = float(np.mean((vae.inverse_transform(vae.transform(Xt)) - Xt) ** 2))
-clf = LogisticRegression(max_iter=1000).fit(vae.transform(X), y)
-print(json.dumps({"fit_s": seconds, "mse": mse, "acc": clf.score(vae.transform(Xt), yt),
-                  "score": vae.score(Xt[:2000]), "epochs": vae.n_iter_, "file": skvae.__file__}))
+metrics = fit_metrics(vae, X, y, Xt, yt)
+print(json.dumps({**metrics, "epochs": vae.n_iter_, "file": skvae.__file__}))
 """
 
 
@@ -76,6 +72,7 @@ def run(checkout: Path, mnist: str, seed: int = 0, params: str = "{}") -> dict:
             mnist if mnist == "digits" else str(Path(mnist).resolve()),
             str(seed),
             params,
+            str(HERE),
         ],
         env=env,
         cwd=checkout,
