@@ -22,6 +22,7 @@ from torch import nn
 
 from ._latent import kl_standard_normal, log_normal, log_standard_normal
 from ._likelihoods import LIKELIHOODS
+from ._optim import Adam
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class VAE(nn.Module):
                     param.copy_((2.0 * noise - 1.0) * bound)
 
     @torch.no_grad()
-    def permute_latents(self, order: torch.Tensor, optimizer=None) -> None:
+    def permute_latents(self, order: torch.Tensor, optimizer: Adam | None = None) -> None:
         """Reorder the latent dimensions in place: dimension ``order[i]``
         becomes dimension i. The model computes the same function, and an
         ``optimizer``'s per-weight state (Adam's moments) follows the weights."""
