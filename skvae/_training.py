@@ -392,6 +392,9 @@ def fit_variances(
         for start in range(0, len(index), EVAL_BATCH_SIZE):
             x = X.index_select(0, index[start : start + EVAL_BATCH_SIZE])
             observed = model.observed(x)
+            for i, (_, xg, _) in enumerate(model._groups(x)):
+                if i in targets:  # the same entries in every draw
+                    counts[i] = counts[i] + VARIANCE_DRAWS * (~torch.isnan(xg)).sum(0).double()
             for draw in range(VARIANCE_DRAWS):
                 if hide_rate > 0.0:  # the encoder sees what it saw in training
                     hide = torch.rand(x.shape, generator=generator, device=device) < hide_rate
@@ -403,7 +406,6 @@ def fit_variances(
                 for i, (lik, xg, rg) in enumerate(model._groups(x, raw)):
                     if i in targets:
                         terms[i] = terms[i] + lik.variance_terms(xg, rg)
-                        counts[i] = counts[i] + (~torch.isnan(xg)).sum(0).double()
     for i in targets:
         lik = model.likelihoods[i]
         lik.set_variance(lik.variance_from_terms(terms[i], counts[i]))

@@ -27,30 +27,29 @@ def column_stats(
     values: np.ndarray, chunk: int = 4096, variance: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-column mean and variance (None with ``variance=False``) of the
-    observed (non-NaN) values, in float64, without a full-size temporary. A
-    block of rows without NaN is summed as it is."""
+    observed (non-NaN) values, in float64, without a full-size temporary."""
     count, total = np.zeros(values.shape[1]), np.zeros(values.shape[1])
     for start in range(0, values.shape[0], chunk):
-        block = values[start : start + chunk]
-        sums = block.sum(axis=0, dtype=np.float64)
-        if np.isnan(sums).any():
-            observed = ~np.isnan(block)
-            count += observed.sum(axis=0)
-            sums = np.where(observed, block, 0.0).sum(axis=0, dtype=np.float64)
-        else:
-            count += len(block)
+        sums, observed = _observed_sums(values[start : start + chunk])
         total += sums
+        count += observed
     mean = total / count
     if not variance:
         return mean, None
     sq = np.zeros(values.shape[1])
     for start in range(0, values.shape[0], chunk):
-        block = np.square(values[start : start + chunk] - mean)
-        sums = block.sum(axis=0)
-        if np.isnan(sums).any():
-            sums = np.where(np.isnan(block), 0.0, block).sum(axis=0)
-        sq += sums
+        sq += _observed_sums(np.square(values[start : start + chunk] - mean))[0]
     return mean, sq / count
+
+
+def _observed_sums(block: np.ndarray) -> tuple[np.ndarray, np.ndarray | int]:
+    """Per-column float64 sums of a block's non-NaN entries, and how many
+    there are; a block without NaN is summed as it is."""
+    sums = block.sum(axis=0, dtype=np.float64)
+    if not np.isnan(sums).any():
+        return sums, len(block)
+    observed = ~np.isnan(block)
+    return np.where(observed, block, 0.0).sum(axis=0, dtype=np.float64), observed.sum(axis=0)
 
 
 def nonzero_scale(scale: np.ndarray, mean: np.ndarray) -> np.ndarray:

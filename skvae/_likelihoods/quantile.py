@@ -246,9 +246,10 @@ class Quantile(Gaussian):
         if not self.has_mass_points:
             return super().variance_terms(u, raw)
         missing = torch.isnan(u)
+        intervals = self._mass_intervals(u, raw.shape)  # the same for every candidate
         terms = []
         for candidate in self._variance_candidates().to(raw.dtype):
-            log_p = self.log_prob_given_variance(u, raw, candidate)
+            log_p = self._log_prob_with(u, raw, candidate, intervals)
             terms.append(torch.where(missing, 0.0, log_p.double()).sum(0))
         return torch.stack(terms)
 
@@ -262,18 +263,30 @@ class Quantile(Gaussian):
         return torch.where(counts > 0, best.exp(), math.nan)
 
     def log_prob_given_variance(self, u, raw, log_var):
-        log_p = normal_log_prob(u, raw, log_var)
-        if not self.has_mass_points:
-            return log_p
-        # A mass point's score: the probability of its interval instead. All
-        # columns at once: each value's first point at or above it, per column.
+        intervals = self._mass_intervals(u, raw.shape) if self.has_mass_points else None
+        return self._log_prob_with(u, raw, log_var, intervals)
+
+    def _mass_intervals(self, u, shape):
+        """For each value of ``u`` (broadcast to ``shape``): whether it is a
+        mass point, and its score interval's ends. All columns at once: each
+        value's first point at or above it, per column."""
         score, lower, upper = self._atom_tensors(u)
-        x = u.expand(raw.shape).reshape(-1, self.n_columns).T.contiguous()  # (columns, rows)
+        x = u.expand(shape).reshape(-1, self.n_columns).T.contiguous()  # (columns, rows)
         k = torch.searchsorted(score, x).clamp(max=score.shape[1] - 1)
-        found = (score.gather(1, k) == x).T.reshape(raw.shape)
-        lower, upper = (end.gather(1, k).T.reshape(raw.shape) for end in (lower, upper))
+        found = (score.gather(1, k) == x).T.reshape(shape)
+        lower, upper = (end.gather(1, k).T.reshape(shape) for end in (lower, upper))
         # the padding's infinite ends: only in entries torch.where discards
         lower, upper = (end.clamp(-ATOM_BOUND, ATOM_BOUND) for end in (lower, upper))
+        return found, lower, upper
+
+    def _log_prob_with(self, u, raw, log_var, intervals):
+        """log_prob with log variances ``log_var`` and the ``_mass_intervals``
+        of u (None: no mass points): a mass point's score is the probability
+        of its interval, other values' their density."""
+        log_p = normal_log_prob(u, raw, log_var)
+        if intervals is None:
+            return log_p
+        found, lower, upper = intervals
         std = torch.exp(0.5 * log_var)
         mass = _log_interval((lower - raw) / std, (upper - raw) / std)
         return torch.where(found, mass, log_p)
