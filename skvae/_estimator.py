@@ -60,12 +60,12 @@ LR_FLOOR_ROWS = 64
 # (a tenth of the training rows on small data, at least 16), for about
 # AUTO_STEPS optimizer steps but at most AUTO_MAX_EPOCHS epochs. Tuned for
 # time to quality against skvae 0.1.0 (benchmarks/bench_versions.py): on
-# MNIST, batches of 256 for 24 epochs fit in 0.35-0.39x of 0.1.0's time with
+# MNIST, batches of 256 for 24 epochs fit in 0.27-0.35x of 0.1.0's time with
 # 0.005 less LogReg accuracy on average over three seeds, where batches of
 # 512 for 24 epochs took 0.23-0.29x and lost 0.010
-# (results/versions_mnist_seeds.md, and that file as of commit 80e9b06); on
-# digits, 100 epochs take 0.47x of 0.1.0's 200 with 0.020 more accuracy
-# (results/versions_digits.md).
+# (results/versions_mnist_seeds.md and versions_mnist_seeds_rerun.md, and the
+# former as of commit 80e9b06); on digits, 100 epochs take 0.32x of 0.1.0's
+# 200 with 0.020 more accuracy (results/versions_digits.md).
 AUTO_BATCH_ROWS = 256
 AUTO_STEPS = 5_040
 AUTO_MAX_EPOCHS = 100

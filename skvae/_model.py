@@ -86,7 +86,7 @@ class _Linear(nn.Linear):
     """An nn.Linear whose weights start uninitialized (VAE.reset_parameters
     fills them), so that building a model never draws from torch's global
     RNG. (``nn.utils.skip_init`` does the same through the meta device, at
-    the cost of importing torch.distributed on first use: about 0.3 s.)"""
+    the cost of importing torch.distributed on first use.)"""
 
     def reset_parameters(self) -> None:
         pass

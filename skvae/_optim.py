@@ -3,8 +3,8 @@ machinery of ``torch.optim``.
 
 ``torch.optim.Adam(fused=True)`` runs one kernel over all parameters, but
 around it each step pays for hooks, grouping and checks made for every
-optimizer torch has, and its constructor imports ``torch._dynamo`` (about
-1 s the first time in a process). skvae's loop has one group of float32
+optimizer torch has, and its constructor imports ``torch._dynamo`` (the
+first time in a process). skvae's loop has one group of float32
 parameters on one device and a learning rate set every step, so it calls the
 kernel itself: the same update, bitwise (tests/test_training.py checks it
 against ``torch.optim.Adam(fused=True)``). Where torch has no fused kernel for
