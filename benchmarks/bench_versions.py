@@ -157,37 +157,48 @@ def main(argv=None):
     )
     if args.seeds:
         print(f"\nPer seed (random_state 0-{args.rounds - 1}), current minus baseline:\n")
-        print("| random_state | fit time ratio | MSE ratio | accuracy | score (nats) |")
-        print("|---|---|---|---|---|")
-        pairs = list(zip(results["baseline"], results["current"], strict=True))
-        for seed, (b, c) in enumerate(pairs):
-            print(
-                f"| {seed} | {c['fit_s'] / b['fit_s']:.2f} | {c['mse'] / b['mse']:.3f} | "
-                f"{c['acc'] - b['acc']:+.4f} | {c['score'] - b['score']:+.2f} |"
-            )
-        mean = {
-            key: statistics.mean(c[key] - b[key] for b, c in pairs) for key in ("acc", "score")
-        }
-        mse = statistics.mean(c["mse"] / b["mse"] for b, c in pairs)
-        print(f"| mean | | {mse:.3f} | {mean['acc']:+.4f} | {mean['score']:+.2f} |")
+        paired_table(
+            results,
+            "random_state",
+            [
+                ("fit time ratio", lambda b, c: c["fit_s"] / b["fit_s"], "{:.2f}", False),
+                ("MSE ratio", lambda b, c: c["mse"] / b["mse"], "{:.3f}", True),
+                ("accuracy", lambda b, c: c["acc"] - b["acc"], "{:+.4f}", True),
+                ("score (nats)", lambda b, c: c["score"] - b["score"], "{:+.2f}", True),
+            ],
+        )
 
 
 def table_summary(results):
     """Per round: each version's held-out objective (nats per row, higher is
     better) and the fit-time ratio."""
-    print(
-        "\n| round | baseline objective | current objective | current - baseline "
-        "| fit time ratio |"
+    print()
+    paired_table(
+        results,
+        "round",
+        [
+            ("baseline objective", lambda b, c: b["objective"], "{:.4f}", False),
+            ("current objective", lambda b, c: c["objective"], "{:.4f}", False),
+            ("current - baseline", lambda b, c: c["objective"] - b["objective"], "{:+.4f}", True),
+            ("fit time ratio", lambda b, c: c["fit_s"] / b["fit_s"], "{:.2f}", False),
+        ],
     )
-    print("|---|---|---|---|---|")
+
+
+def paired_table(results, first, columns):
+    """A markdown table with a row per round, comparing that round's baseline
+    and current fits, and a mean row: ``columns`` are (header, value of
+    (baseline, current), format, whether the mean row shows its mean)."""
     pairs = list(zip(results["baseline"], results["current"], strict=True))
+    print(f"| {first} | " + " | ".join(header for header, *_ in columns) + " |")
+    print("|---|" + "---|" * len(columns))
     for r, (b, c) in enumerate(pairs):
-        print(
-            f"| {r} | {b['objective']:.4f} | {c['objective']:.4f} | "
-            f"{c['objective'] - b['objective']:+.4f} | {c['fit_s'] / b['fit_s']:.2f} |"
-        )
-    diff = statistics.mean(c["objective"] - b["objective"] for b, c in pairs)
-    print(f"| mean | | | {diff:+.4f} | |")
+        print(f"| {r} | " + " | ".join(fmt.format(f(b, c)) for _, f, fmt, _ in columns) + " |")
+    means = [
+        fmt.format(statistics.mean(f(b, c) for b, c in pairs)) if averaged else ""
+        for _, f, fmt, averaged in columns
+    ]
+    print("| mean | " + " | ".join(means) + " |")
 
 
 if __name__ == "__main__":
