@@ -35,7 +35,13 @@ from ._model import VAE, ColumnGroup, VAEConfig
 from ._rows import InMemoryRows, StreamedRows
 from ._sampling import draw_codes, fit_code_mixture, mixture_rows
 from ._table import Table, _is_frame
-from ._training import EVAL_BATCH_SIZE, TrainingConfig, make_optimizer, train
+from ._training import (
+    EVAL_BATCH_SIZE,
+    TrainingConfig,
+    make_optimizer,
+    posterior_statistics,
+    train,
+)
 from ._version import __version__
 
 # A latent dimension is active when its posterior mean varies over the data
@@ -410,8 +416,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         The best of ``validation_scores_``, whose weights were kept.
 
     latent_variance_ : ndarray of shape (n_components,)
-        Variance over the training rows of each latent dimension's posterior
-        mean mu(x), in decreasing order: the dimensions are sorted by it, so
+        Variance over the training rows (at most 16,384 of them, drawn at
+        random, on larger data) of each latent dimension's posterior mean
+        mu(x), in decreasing order: the dimensions are sorted by it, so
         ``transform(X)[:, 0]`` is the most informative code, as with PCA.
 
     n_active_components_ : int
@@ -431,9 +438,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     kl_per_component_ : ndarray of shape (n_components,)
         Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
-        training rows, of the kept weights, in closed form: the true KL,
-        without the free bits' floor. A dimension near 0 carries no
-        information about x: the posterior has collapsed to the prior there.
+        training rows of ``latent_variance_``, of the kept weights, in closed
+        form: the true KL, without the free bits' floor. A dimension near 0
+        carries no information about x: the posterior has collapsed to the
+        prior there.
 
     n_iter_ : int
         Number of epochs run (by ``partial_fit``: the number of calls).
@@ -725,14 +733,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         self.n_iter_ = result.n_iter
         self.n_samples_seen_ = len(train_index) * result.n_iter
-        order = self._set_model(model, table, result, X)
         seed = int(rng.randint(2**31 - 1))
-        rows = mixture_rows(len(train_index), seed)
-        if streamed:
-            codes = result.codes.double().numpy()[rows][:, order]
+        picked = train_index[mixture_rows(len(train_index), seed)]
+        if streamed:  # read in index order, then put back in the drawn order
+            ranks = np.argsort(picked, kind="stable")
+            some = rows.take(picked[ranks])[torch.as_tensor(np.argsort(ranks), device=device)]
         else:
-            codes = self._training_codes(Xt, train_index[rows])
-        self._keep_codes(codes, seed)
+            some = Xt[torch.as_tensor(picked, device=device)]
+        self._set_model(model, table, result, X, some, seed)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -820,10 +828,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_samples_seen_ += len(Xt)
         self.n_iter_ += 1
         self.loss_curve_ = [*self.loss_curve_, *result.loss_curve]
-        order = self._set_model(model, table, result, X, optimizer)
         seed = self._partial_seed + self.n_iter_
-        rows = mixture_rows(len(result.codes), seed)
-        self._keep_codes(result.codes.double().numpy()[rows][:, order], seed)
+        some = Xt[torch.as_tensor(mixture_rows(len(Xt), seed), device=device)]
+        self._set_model(model, table, result, X, some, seed, optimizer)
         return self
 
     def _training_config(
@@ -847,26 +854,31 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             fit_variances=fit_variances,
         )
 
-    def _set_model(self, model, table, result, X, optimizer=None) -> np.ndarray:
-        """Keep the trained model and what it reports; returns the order its
-        latent dimensions were put in (most active first, as PCA orders its
-        components)."""
-        variance = np.asarray(result.mu_variance, dtype=np.float64)
+    def _set_model(self, model, table, result, X, rows, seed, optimizer=None) -> None:
+        """Keep the trained model and what it reports. ``rows``: training rows
+        in the model's units (at most ``_sampling.MAX_ROWS``, drawn with
+        ``seed``), whose codes give the latent statistics, the order of the
+        latent dimensions (most active first, as PCA orders its components)
+        and the codes that ``sample``'s mixture is fitted to."""
+        self.module_ = model
+        inference = self._make_inference_module()
+        variance, kl, codes = posterior_statistics(inference, rows)
         order = np.argsort(-variance, kind="stable")
         device = next(model.parameters()).device
         model.permute_latents(torch.as_tensor(order, device=device), optimizer)
-        self.module_ = model
+        if inference is not model:  # the float64 copy: the same exact moves
+            inference.permute_latents(torch.as_tensor(order, device=device))
+        self._inference_module = inference
         self.table_ = table
         self.likelihoods_ = table.likelihoods()
         self.mean_, self.scale_ = self._gaussian_scaling(table)
         self.latent_variance_ = variance[order]
         self.n_active_components_ = int(np.sum(self.latent_variance_ > ACTIVE_VARIANCE))
-        self.kl_per_component_ = np.asarray(result.kl_per_component, dtype=np.float64)[order]
+        self.kl_per_component_ = kl[order]
         self.precision_ = result.precision
         # A dtype's name, not the dtype: the state stays plain data for skops.
         self._fit_dtype = "float64" if table.is_frame else X.dtype.name
-        self._inference_module = self._make_inference_module()
-        return order
+        self._keep_codes(codes[:, order], seed)
 
     def _keep_codes(self, codes: np.ndarray, seed: int) -> None:
         """Keep the training codes that ``code_mixture_`` is fitted to when
@@ -885,13 +897,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             mixture = fit_code_mixture(self._mixture_codes, self._mixture_seed)
             self._code_mixture = mixture
         return mixture
-
-    def _training_codes(self, Xt: torch.Tensor, index) -> np.ndarray:
-        """Some training rows' codes (at most MAX_ROWS of ``_sampling``), from
-        the inference module (float64 on the CPU), for the density that
-        ``sample`` draws codes from."""
-        rows = Xt[torch.as_tensor(index, device=Xt.device)].cpu().numpy()
-        return self._batched(rows, lambda m, u: m.encode(u)[0], self.n_components)
 
     def _batch_size(self, n_train: int) -> int:
         if self.batch_size != "auto":

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ._latent import training_loss
@@ -98,19 +99,6 @@ class TrainingResult:
     loss_curve: list[float] = field(default_factory=list)
     validation_scores: list[float] = field(default_factory=list)
     best_epoch: int = 0  # epochs completed when the kept weights were taken
-    # Mean KL(q(z_j|x) || N(0, 1)) per latent dimension j over the training
-    # rows, of the kept weights, in closed form: the true KL, without the free
-    # bits floor or the KL weight of the training objective.
-    kl_per_component: list[float] = field(default_factory=list)
-    # Variance over the training rows of the posterior mean mu_j(x), per latent
-    # dimension, of the kept weights: the active-units statistic of Burda et
-    # al. (2016), a dimension counting as active when it exceeds 0.01.
-    mu_variance: list[float] = field(default_factory=list)
-    # The posterior means mu(x) of the training rows under the kept weights,
-    # (len(train_index), n_components) float32 on the CPU, rows in the order
-    # of train_index: the codes the statistics above were computed from, for
-    # whatever else a fit derives from them (a density of the codes).
-    codes: torch.Tensor | None = None
     n_iter: int = 0
     n_steps: int = 0  # optimizer steps taken, counting those before this call
     stopped_early: bool = False
@@ -435,41 +423,29 @@ def variance_rows(rows: "InMemoryRows | StreamedRows", seed: int) -> Iterator[Pa
 
 @torch.inference_mode()
 def posterior_statistics(
-    model: torch.nn.Module, rows: "InMemoryRows | StreamedRows"
-) -> tuple[list[float], list[float], torch.Tensor]:
-    """Per latent dimension, over the training rows: the variance of the
-    posterior mean mu(x) (the active-units statistic) and the mean KL of
-    q(z|x) from the prior, in closed form; and the codes mu(x) themselves,
-    (len(index), n_components) float32 on the CPU.
+    model: torch.nn.Module, X: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per latent dimension, over the rows of X (in the model's units, on its
+    device): the variance of the posterior mean mu(x) (the active-units
+    statistic) and the mean KL of q(z|x) from the prior, in closed form; and
+    the codes mu(x) themselves, (len(X), n_components). All float64 numpy.
 
-    One encoder pass in eval mode and float32, the statistics accumulated in
-    float64 around a shift (the first batch's mean), so that a dimension
-    whose mean is far from 0 still gets an accurate variance.
+    One encoder pass in eval mode in the model's dtype (a float64 copy gives
+    codes that do not depend on batching), EVAL_BATCH_SIZE rows at a time.
     """
     model.eval()
-    n_components = model.config.n_components
-    n = rows.n_rows
-    codes = torch.empty((n, n_components), dtype=torch.float32)
-    if n == 0:
-        return [math.nan] * n_components, [math.nan] * n_components, codes
-    acc, shift, done = None, None, 0
-    for X, index in rows.parts(None):
-        for start in range(0, len(index), EVAL_BATCH_SIZE):
-            mu, log_var = model.encode(X.index_select(0, index[start : start + EVAL_BATCH_SIZE]))
-            codes[done : done + len(mu)] = mu
-            done += len(mu)
-            mu, log_var = mu.double(), log_var.double()
-            if shift is None:
-                shift = mu.mean(0)
-                acc = torch.zeros(3, n_components, device=mu.device, dtype=torch.float64)
-            centered = mu - shift
-            acc[0] += centered.sum(0)
-            acc[1] += centered.square().sum(0)
-            acc[2] += (mu.square() + log_var.exp() - 1.0 - log_var).sum(0)
-    mean = acc[0] / n
-    variance = (acc[1] / n - mean.square()).clamp_(min=0.0)
-    kl = 0.5 * acc[2] / n
-    return variance.tolist(), kl.tolist(), codes
+    k = model.config.n_components
+    dtype = next(model.parameters()).dtype
+    parts = [
+        torch.cat(model.encode(X[start : start + EVAL_BATCH_SIZE].to(dtype)), 1)
+        for start in range(0, len(X), EVAL_BATCH_SIZE)
+    ]
+    if not parts:
+        return np.full(k, np.nan), np.full(k, np.nan), np.empty((0, k))
+    out = torch.cat(parts).double().cpu().numpy()
+    mu, log_var = out[:, :k], out[:, k:]
+    kl = 0.5 * np.mean(np.square(mu) + np.exp(log_var) - 1.0 - log_var, axis=0)
+    return mu.var(axis=0), kl, mu
 
 
 class _Progress:
@@ -570,9 +546,9 @@ def train(
     ``optimizer`` and ``first_step`` continue an earlier call (partial_fit):
     Adam's moments and the KL warm-up carry on. A KeyboardInterrupt ends the
     fit with the best weights so far and ``interrupted=True``. A non-finite
-    loss raises NonFiniteLossError. After the fit, one encoder pass over the
-    training rows gives the kept weights' codes of those rows, and per latent
-    dimension their true KL and the variance of the posterior mean.
+    loss raises NonFiniteLossError. What the kept weights encode
+    (``posterior_statistics``) is for the caller to compute, on the rows it
+    chooses.
 
     The same ``seed``, data, config and machine give bitwise identical weights
     on each precision path.
@@ -698,6 +674,5 @@ def train(
     if config.fit_variances:
         held_out = [validation] if validation is not None else variance_rows(rows, seed + 3)
         fit_variances(model, held_out, seed + 2, config.hide_rate)
-    result.mu_variance, result.kl_per_component, result.codes = posterior_statistics(model, rows)
     model.eval()
     return result

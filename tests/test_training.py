@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
+import skvae._sampling as _sampling
 import skvae._training as training
 from skvae import NonFiniteLossError, VAETransformer
 from skvae._latent import training_loss
@@ -289,7 +290,6 @@ def test_a_seed_gives_bitwise_identical_fits_on_each_precision_path(digits_unit,
         assert torch.equal(value, second.state_dict()[name]), name
     assert result.loss_curve == again.loss_curve
     assert result.validation_scores == again.validation_scores
-    assert result.mu_variance == again.mu_variance
     other, _ = _tiny_fit(X, precision, seed=1)
     assert not torch.equal(other.mu_head.weight, first.mu_head.weight)
     if precision == "bfloat16":  # bfloat16 did change the arithmetic
@@ -443,36 +443,53 @@ def test_adam_state_round_trips():
 
 def test_posterior_statistics_report_dead_dimensions(digits_unit):
     """Dimensions whose mu head is zeroed have a constant posterior mean:
-    variance 0, inactive; the KL is the closed form at the kept weights."""
+    variance 0, inactive; the KL is the closed form at the weights."""
     X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
-    model, result = _tiny_fit(X, "float32")
-    assert len(result.mu_variance) == len(result.kl_per_component) == 4
-    assert result.codes.shape == (1500, 4) and result.codes.dtype == torch.float32
-    assert min(result.mu_variance) > 0.01  # all four active after the fit
+    model, _ = _tiny_fit(X, "float32")
+    variance, kl, codes = posterior_statistics(model, X[:1500])
+    assert variance.shape == kl.shape == (4,) and codes.shape == (1500, 4)
+    assert variance.min() > 0.01  # all four active after the fit
     with torch.no_grad():
         model.mu_head.weight[[1, 3]] = 0.0
         model.mu_head.bias[[1, 3]] = 0.5
-    variance, kl, codes = posterior_statistics(model, InMemoryRows(X, torch.arange(1500)))
+    variance, kl, codes = posterior_statistics(model, X[:1500])
     assert variance[1] == variance[3] == 0.0
     assert variance[0] > 0.01 and variance[2] > 0.01
     with torch.no_grad():
         mu, log_var = (t.double() for t in model.encode(X[:1500]))
     np.testing.assert_allclose(variance, mu.var(0, unbiased=False).numpy(), rtol=1e-6)
-    np.testing.assert_allclose(codes.numpy(), mu.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(codes, mu.numpy())
     expected_kl = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0)
     np.testing.assert_allclose(kl, expected_kl.numpy(), rtol=1e-6)
 
 
-def test_kl_per_component_is_the_true_kl_without_free_bits(digits_unit):
+def test_kl_per_component_is_the_true_kl_without_free_bits(digits):
     """With a free-bits floor far above what any dimension reaches, the
-    training objective sees the floor; the report shows the KL itself."""
-    X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
-    model, result = _tiny_fit(X, "float32", free_bits=50.0)
-    assert max(result.kl_per_component) < 50.0
-    assert (
-        result.kl_per_component
-        == posterior_statistics(model, InMemoryRows(X, torch.arange(1500)))[1]
-    )
+    training objective sees the floor; the report shows the KL itself, over
+    the training rows."""
+    X = digits[0]
+    vae = VAETransformer(
+        n_components=4, free_bits=50.0, max_iter=3, early_stopping=False, random_state=0
+    ).fit(X)
+    assert vae.kl_per_component_.max() < 50.0
+    U = torch.as_tensor(vae.table_.to_model(X, dtype=np.float32))
+    with torch.no_grad():
+        mu, log_var = (t.double() for t in vae.module_.encode(U))
+    expected = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0).numpy()
+    np.testing.assert_allclose(vae.kl_per_component_, expected, rtol=1e-4)
+
+
+def test_latent_statistics_come_from_the_mixture_rows(digits, monkeypatch):
+    """Past _sampling.MAX_ROWS training rows, the statistics and the order of
+    the latent dimensions come from the codes of the rows drawn for sample's
+    mixture: one encoder pass of a bounded size after training."""
+    monkeypatch.setattr(_sampling, "MAX_ROWS", 300)
+    vae = VAETransformer(n_components=4, max_iter=3, early_stopping=False, random_state=0)
+    vae.fit(digits[0])
+    codes = vae._mixture_codes
+    assert codes.shape == (300, 4)
+    np.testing.assert_allclose(vae.latent_variance_, codes.var(0), rtol=1e-12)
+    assert list(vae.latent_variance_) == sorted(vae.latent_variance_, reverse=True)
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
