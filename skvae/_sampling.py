@@ -18,13 +18,15 @@ ROWS_PER_COMPONENT = 20
 # The mixture is fitted to at most this many codes, drawn at random: ten
 # components in a few dimensions need no more, and EM's cost grows with the
 # rows (on a streamed million rows it cost more memory and time than the fit,
-# benchmarks/results/scale_mnist.md).
+# benchmarks/results/scale_mnist.md). The same rows' codes give the fitted
+# latent statistics (latent_variance_, kl_per_component_), so that what a fit
+# encodes after training is bounded too.
 MAX_ROWS = 16384
 
 
 def mixture_rows(n_rows: int, seed: int) -> np.ndarray:
-    """Which of ``n_rows`` training rows the mixture is fitted to: all, or
-    MAX_ROWS of them drawn with ``seed``."""
+    """Which of ``n_rows`` training rows the mixture (and the latent
+    statistics) use: all, or MAX_ROWS of them drawn with ``seed``."""
     if n_rows <= MAX_ROWS:
         return np.arange(n_rows)
     return np.random.default_rng(seed).choice(n_rows, MAX_ROWS, replace=False)
