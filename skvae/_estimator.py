@@ -857,12 +857,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _set_model(self, model, table, result, X, rows, seed, optimizer=None) -> None:
         """Keep the trained model and what it reports. ``rows``: training rows
         in the model's units (at most ``_sampling.MAX_ROWS``, drawn with
-        ``seed``), whose codes give the latent statistics, the order of the
-        latent dimensions (most active first, as PCA orders its components)
-        and the codes that ``sample``'s mixture is fitted to."""
+        ``seed``), whose posteriors give the latent statistics, the order of
+        the latent dimensions (most active first, as PCA orders its
+        components) and the codes that ``sample``'s mixture is fitted to: one
+        draw z ~ q(z|x) per row, a sample of the aggregate posterior, the
+        codes the decoder was trained on (posterior means alone are less
+        spread and gave samples closer to the training rows)."""
         self.module_ = model
         inference = self._make_inference_module()
-        variance, kl, codes = posterior_statistics(inference, rows)
+        variance, kl, mu, log_var = posterior_statistics(inference, rows)
+        eps = np.random.default_rng(seed).standard_normal(mu.shape)
+        codes = mu + np.exp(0.5 * log_var) * eps
         order = np.argsort(-variance, kind="stable")
         device = next(model.parameters()).device
         model.permute_latents(torch.as_tensor(order, device=device), optimizer)

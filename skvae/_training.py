@@ -424,11 +424,12 @@ def variance_rows(rows: "InMemoryRows | StreamedRows", seed: int) -> Iterator[Pa
 @torch.inference_mode()
 def posterior_statistics(
     model: torch.nn.Module, X: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per latent dimension, over the rows of X (in the model's units, on its
     device): the variance of the posterior mean mu(x) (the active-units
     statistic) and the mean KL of q(z|x) from the prior, in closed form; and
-    the codes mu(x) themselves, (len(X), n_components). All float64 numpy.
+    the posterior parameters mu(x) and log sigma^2(x) themselves, each
+    (len(X), n_components). All float64 numpy.
 
     One encoder pass in eval mode in the model's dtype (a float64 copy gives
     codes that do not depend on batching), EVAL_BATCH_SIZE rows at a time.
@@ -441,11 +442,11 @@ def posterior_statistics(
         for start in range(0, len(X), EVAL_BATCH_SIZE)
     ]
     if not parts:
-        return np.full(k, np.nan), np.full(k, np.nan), np.empty((0, k))
+        return np.full(k, np.nan), np.full(k, np.nan), np.empty((0, k)), np.empty((0, k))
     out = torch.cat(parts).double().cpu().numpy()
     mu, log_var = out[:, :k], out[:, k:]
     kl = 0.5 * np.mean(np.square(mu) + np.exp(log_var) - 1.0 - log_var, axis=0)
-    return mu.var(axis=0), kl, mu
+    return mu.var(axis=0), kl, mu, log_var
 
 
 class _Progress:

@@ -446,19 +446,20 @@ def test_posterior_statistics_report_dead_dimensions(digits_unit):
     variance 0, inactive; the KL is the closed form at the weights."""
     X = torch.as_tensor(digits_unit[0], dtype=torch.float32)
     model, _ = _tiny_fit(X, "float32")
-    variance, kl, codes = posterior_statistics(model, X[:1500])
+    variance, kl, codes, _ = posterior_statistics(model, X[:1500])
     assert variance.shape == kl.shape == (4,) and codes.shape == (1500, 4)
     assert variance.min() > 0.01  # all four active after the fit
     with torch.no_grad():
         model.mu_head.weight[[1, 3]] = 0.0
         model.mu_head.bias[[1, 3]] = 0.5
-    variance, kl, codes = posterior_statistics(model, X[:1500])
+    variance, kl, codes, log_vars = posterior_statistics(model, X[:1500])
     assert variance[1] == variance[3] == 0.0
     assert variance[0] > 0.01 and variance[2] > 0.01
     with torch.no_grad():
         mu, log_var = (t.double() for t in model.encode(X[:1500]))
     np.testing.assert_allclose(variance, mu.var(0, unbiased=False).numpy(), rtol=1e-6)
     np.testing.assert_array_equal(codes, mu.numpy())
+    np.testing.assert_array_equal(log_vars, log_var.numpy())
     expected_kl = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0)
     np.testing.assert_allclose(kl, expected_kl.numpy(), rtol=1e-6)
 
@@ -481,15 +482,25 @@ def test_kl_per_component_is_the_true_kl_without_free_bits(digits):
 
 def test_latent_statistics_come_from_the_mixture_rows(digits, monkeypatch):
     """Past _sampling.MAX_ROWS training rows, the statistics and the order of
-    the latent dimensions come from the codes of the rows drawn for sample's
-    mixture: one encoder pass of a bounded size after training."""
+    the latent dimensions come from the posteriors of the rows drawn for
+    sample's mixture: one encoder pass of a bounded size after training. The
+    mixture is fitted to one draw z ~ q(z|x) per such row."""
     monkeypatch.setattr(_sampling, "MAX_ROWS", 300)
+    X = digits[0]
     vae = VAETransformer(n_components=4, max_iter=3, early_stopping=False, random_state=0)
-    vae.fit(digits[0])
-    codes = vae._mixture_codes
-    assert codes.shape == (300, 4)
-    np.testing.assert_allclose(vae.latent_variance_, codes.var(0), rtol=1e-12)
+    vae.fit(X)
+    rows = _sampling.mixture_rows(len(X), vae._mixture_seed)
+    assert len(rows) == 300
+    mu = vae.transform(X[rows])
+    np.testing.assert_allclose(vae.latent_variance_, mu.var(0), rtol=1e-4)
     assert list(vae.latent_variance_) == sorted(vae.latent_variance_, reverse=True)
+    # the draws scatter around the means by each row's posterior spread
+    U = torch.as_tensor(vae.table_.to_model(X[rows], dtype=np.float32))
+    with torch.no_grad():
+        sigma = torch.exp(0.5 * vae.module_.encode(U)[1]).double().numpy()
+    eps = (vae._mixture_codes - mu) / sigma
+    assert eps.shape == (300, 4)
+    assert abs(eps.mean()) < 0.15 and 0.85 < eps.std() < 1.15
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero():
