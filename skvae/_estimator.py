@@ -431,8 +431,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     code_mixture_ : dict of ndarray
         A Gaussian mixture fitted to the training rows' codes ("weights",
-        "means", "cholesky" factors of the covariances; at most 16,384 codes
-        drawn at random), that ``sample`` draws codes from by default. It is
+        "means", "cholesky" factors of the covariances), one draw
+        z ~ q(z|x) for each of at most 16,384 training rows drawn at random (a
+        sample of the aggregate posterior), that ``sample`` draws codes from
+        by default. It is
         fitted the first time it is read, so that a fit does not pay for it
         unless samples are drawn.
 
@@ -861,8 +863,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         the latent dimensions (most active first, as PCA orders its
         components) and the codes that ``sample``'s mixture is fitted to: one
         draw z ~ q(z|x) per row, a sample of the aggregate posterior, the
-        codes the decoder was trained on (posterior means alone are less
-        spread and gave samples closer to the training rows)."""
+        codes the decoder was trained on (a mixture of the posterior means,
+        which are less spread, gave lower SDMetrics quality and DCR ratios:
+        README, "Synthetic tables")."""
         self.module_ = model
         inference = self._make_inference_module()
         variance, kl, mu, log_var = posterior_statistics(inference, rows)

@@ -1,5 +1,7 @@
 """Where sampled codes come from: a Gaussian mixture fitted to the training
-codes (ex-post density estimation, Ghosh et al. 2020).
+codes (ex-post density estimation, Ghosh et al. 2020), one draw z ~ q(z|x)
+per training row: a sample of the aggregate posterior, where the decoder's
+training inputs came from.
 
 A VAE's codes never fill N(0, I) exactly: the prior has regions that no
 training row's posterior covers, and decoding codes drawn there gives rows
