@@ -434,9 +434,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "means", "cholesky" factors of the covariances), one draw
         z ~ q(z|x) for each of at most 16,384 training rows drawn at random (a
         sample of the aggregate posterior), that ``sample`` draws codes from
-        by default. It is
-        fitted the first time it is read, so that a fit does not pay for it
-        unless samples are drawn.
+        by default. It is fitted the first time it is read, so that a fit
+        does not pay for it unless samples are drawn.
 
     kl_per_component_ : ndarray of shape (n_components,)
         Mean KL(q(z_j|x) || p(z_j)) in nats per latent dimension over the
