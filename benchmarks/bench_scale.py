@@ -192,8 +192,9 @@ def streaming_table(args, workdir: Path):
     print(
         f"\nmemmap / in memory: seconds per epoch {epoch_ratio:.2f}, "
         f"fit seconds {m['fit_s'] / a['fit_s']:.2f}, test MSE {mse_ratio:.3f}, "
-        f"accuracy {m['acc'] - a['acc']:+.3f}. 'fit s' includes the post-fit pass over all "
-        f"rows (codes for the sampling density); the epochs' seconds are fit's own (verbose=2)."
+        f"accuracy {m['acc'] - a['acc']:+.3f}. 'fit s' includes what fit does after "
+        f"training (the codes of 16,384 training rows for the latent statistics and the "
+        f"sampling density); the epochs' seconds are fit's own (verbose=2)."
     )
     print(
         f"\nMust-show: memmap fit's peak RssAnon {m['peak_fit_mib']:.0f} MiB <= 1024 MiB: "
