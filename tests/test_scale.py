@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import skvae._rows
+import skvae._sampling
 from skvae import VAETransformer
 
 from .conftest import FAST
@@ -98,6 +99,20 @@ def test_a_memmap_in_one_chunk_fits_as_the_array_in_memory(memmap):
     streamed = VAETransformer(n_components=2, **FAST).fit(memmap)
     in_memory = VAETransformer(n_components=2, **FAST).fit(np.array(memmap))
     _same_weights(streamed, in_memory)
+
+
+def test_a_memmap_gives_the_statistics_and_codes_of_the_same_rows(memmap, monkeypatch):
+    """Past _sampling.MAX_ROWS training rows, a streamed fit reads the rows
+    drawn for the latent statistics and sample's mixture in file order and
+    puts them back in the drawn order: the same as in memory."""
+    monkeypatch.setattr(skvae._sampling, "MAX_ROWS", 300)
+    streamed = VAETransformer(n_components=2, **FAST).fit(memmap)
+    in_memory = VAETransformer(n_components=2, **FAST).fit(np.array(memmap))
+    np.testing.assert_array_equal(streamed._mixture_codes, in_memory._mixture_codes)
+    np.testing.assert_array_equal(streamed.latent_variance_, in_memory.latent_variance_)
+    np.testing.assert_array_equal(
+        streamed.sample(5, random_state=0), in_memory.sample(5, random_state=0)
+    )
 
 
 def test_a_memmap_streamed_in_many_chunks_trains(memmap, monkeypatch):
