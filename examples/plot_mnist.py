@@ -78,7 +78,7 @@ def main():
     save_image(
         image_grid(vae.sample(64, random_state=0), side, 8),
         os.path.join(args.out, "samples.png"),
-        "64 samples from the prior (decoder means)",
+        "64 samples (codes from the fitted mixture, decoder means)",
     )
 
     originals = X_test[:32]
