@@ -735,12 +735,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_iter_ = result.n_iter
         self.n_samples_seen_ = len(train_index) * result.n_iter
         seed = int(rng.randint(2**31 - 1))
-        picked = train_index[mixture_rows(len(train_index), seed)]
-        if streamed:  # read in index order, then put back in the drawn order
-            ranks = np.argsort(picked, kind="stable")
-            some = rows.take(picked[ranks])[torch.as_tensor(np.argsort(ranks), device=device)]
-        else:
-            some = Xt[torch.as_tensor(picked, device=device)]
+        some = rows.take(train_index[mixture_rows(len(train_index), seed)])
         self._set_model(model, table, result, X, some, seed)
         return self
 
@@ -806,9 +801,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             optimizer = make_optimizer(model.parameters(), self._learning_rate(len(U)))
             self._n_steps = 0
         Xt = torch.from_numpy(U).to(device)
+        rows = InMemoryRows(Xt, torch.arange(len(Xt), device=device))
         result = train(
             model,
-            InMemoryRows(Xt, torch.arange(len(Xt), device=device)),
+            rows,
             None,
             self._training_config(
                 table,
@@ -830,7 +826,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.n_iter_ += 1
         self.loss_curve_ = [*self.loss_curve_, *result.loss_curve]
         seed = self._partial_seed + self.n_iter_
-        some = Xt[torch.as_tensor(mixture_rows(len(Xt), seed), device=device)]
+        some = rows.take(mixture_rows(len(Xt), seed))
         self._set_model(model, table, result, X, some, seed, optimizer)
         return self
 
@@ -871,10 +867,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         eps = np.random.default_rng(seed).standard_normal(mu.shape)
         codes = mu + np.exp(0.5 * log_var) * eps
         order = np.argsort(-variance, kind="stable")
-        device = next(model.parameters()).device
-        model.permute_latents(torch.as_tensor(order, device=device), optimizer)
+        moves = torch.as_tensor(order, device=next(model.parameters()).device)
+        model.permute_latents(moves, optimizer)
         if inference is not model:  # the float64 copy: the same exact moves
-            inference.permute_latents(torch.as_tensor(order, device=device))
+            inference.permute_latents(moves)
         self._inference_module = inference
         self.table_ = table
         self.likelihoods_ = table.likelihoods()

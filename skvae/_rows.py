@@ -29,6 +29,10 @@ class InMemoryRows:
         self.index = index
         self.n_rows = len(index)
 
+    def take(self, rows: np.ndarray) -> torch.Tensor:
+        """Some rows (indices of X, in any order), in that order."""
+        return self.X[torch.as_tensor(rows, device=self.X.device)]
+
     def parts(
         self, generator: torch.Generator | None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -94,11 +98,16 @@ class StreamedRows:
             yield X, index
 
     def take(self, rows: np.ndarray) -> torch.Tensor:
-        """Some rows (sorted indices of the source) in the model's units, in memory."""
+        """Some rows (indices of the source, in any order) in the model's
+        units, in memory, in that order: read in file order, each chunk
+        holding one of them once."""
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
         blocks = []
-        for c in np.unique(rows // self.chunk_rows):
+        for c in np.unique(ordered // self.chunk_rows):
             start = c * self.chunk_rows
-            picked = rows[(rows >= start) & (rows < start + self.chunk_rows)]
+            picked = ordered[(ordered >= start) & (ordered < start + self.chunk_rows)]
             block = np.asarray(self.source[start : start + self.chunk_rows])[picked - start]
             blocks.append(self.to_model(block))
-        return torch.from_numpy(np.concatenate(blocks)).to(self.device)
+        taken = torch.from_numpy(np.concatenate(blocks))[torch.from_numpy(np.argsort(order))]
+        return taken.to(self.device)
