@@ -119,43 +119,42 @@ def _shared_bins_pair_trends():
 
     class SharedBins(ColumnPairTrends):
         def _generate_details(self, real_data, synthetic_data, metadata, *args, **kwargs):
-            self._real_edges = None
+            self._edges = {}  # per column, from the real rows: processed first
             return super()._generate_details(real_data, synthetic_data, metadata, *args, **kwargs)
 
-        def _get_processed_data(self, data, metadata):
-            # called for the real rows first, then the synthetic rows
-            first = self._real_edges is None
-            if first:
-                self._real_edges = {}
-            self._binning = (first, self._real_edges)
-            return super()._get_processed_data(data, metadata)
-
         def _discretize_column(self, column_name, data, bin_edges=None):
-            first, edges = self._binning
-            if first:
-                edges[column_name] = np.histogram_bin_edges(data.dropna())
-            wide = np.array(edges[column_name], dtype=float)
-            wide[0], wide[-1] = -np.inf, np.inf
-            return super()._discretize_column(column_name, data, wide)
+            if column_name not in self._edges:
+                edges = np.histogram_bin_edges(data.dropna()).astype(float)
+                edges[0], edges[-1] = -np.inf, np.inf
+                self._edges[column_name] = edges
+            return super()._discretize_column(column_name, data, self._edges[column_name])
 
     return SharedBins()
 
 
-def quality(split, samples, metadata):
+def quality_report(split, samples, table, shared=False):
     """SDMetrics' single-table QualityReport of samples against the held-out
-    rows; and the same report with shared bins (_shared_bins_pair_trends)."""
+    rows (``table``: the table's metadata dict); with ``shared``, Column Pair
+    Trends on shared bins (_shared_bins_pair_trends)."""
     with warnings.catch_warnings():
         # 0.32 announces that this report moves to sdmetrics.reports.
         warnings.simplefilter("ignore", FutureWarning)
         from sdmetrics.reports.single_table import QualityReport
 
+    report = QualityReport()
+    if shared:
+        report._properties["Column Pair Trends"] = _shared_bins_pair_trends()
+    report.generate(split.holdout, samples[list(split.train.columns)], table, verbose=False)
+    return report
+
+
+def quality(split, samples, metadata):
+    """The overall, shapes and pair-trends scores of quality_report, as
+    published and with shared bins."""
     table = metadata.to_dict()["tables"][split.name]
     out = {}
     for suffix in ("", "_shared"):
-        report = QualityReport()
-        if suffix:
-            report._properties["Column Pair Trends"] = _shared_bins_pair_trends()
-        report.generate(split.holdout, samples[list(split.train.columns)], table, verbose=False)
+        report = quality_report(split, samples, table, shared=bool(suffix))
         scores = report.get_properties().set_index("Property")["Score"]
         out["overall" + suffix] = float(report.get_score())
         out["pairs" + suffix] = float(scores["Column Pair Trends"])

@@ -40,7 +40,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _data import load_mnist  # noqa: E402
 
 from skvae import VAETransformer  # noqa: E402
-from skvae._sampling import fit_code_mixture  # noqa: E402
+from skvae._sampling import fit_code_mixture, mixture_rows  # noqa: E402
 from skvae._training import posterior_statistics  # noqa: E402
 
 K = 3
@@ -49,16 +49,15 @@ MAX_IMAGES = 10_000
 
 def manifold_share(reference, queries):
     """Share of ``queries`` within the k-NN balls of ``reference`` points."""
-    radii = NearestNeighbors(n_neighbors=K + 1).fit(reference).kneighbors(reference)[0][:, K]
-    distances, index = NearestNeighbors(n_neighbors=K + 1).fit(reference).kneighbors(queries)
+    neighbors = NearestNeighbors(n_neighbors=K + 1).fit(reference)
+    radii = neighbors.kneighbors(reference)[0][:, K]
+    distances, index = neighbors.kneighbors(queries)
     return float(np.mean((distances <= radii[index]).any(axis=1)))
 
 
 def means_mixture_samples(vae, X_train, n, seed):
     """``sample``'s images with the mixture fitted to posterior means instead."""
-    rows = np.arange(len(X_train))
-    if len(rows) > 16384:
-        rows = np.random.default_rng(seed).choice(len(rows), 16384, replace=False)
+    rows = mixture_rows(len(X_train), seed)
     U = torch.from_numpy(vae.table_.to_model(X_train[rows], dtype=np.float32))
     mu = posterior_statistics(vae._inference_module, U)[2]
     saved = vae.__dict__.get("_code_mixture")

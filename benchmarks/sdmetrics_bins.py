@@ -12,20 +12,13 @@ README); the split and metadata are bench_synth's.
 """
 
 import argparse
-import warnings
 
 import pandas as pd
-from _synth import TABLES, _shared_bins_pair_trends, load_split, sdv_metadata
+from _synth import TABLES, load_split, quality_report, sdv_metadata
 
 
 def pair_details(split, samples, table, shared):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        from sdmetrics.reports.single_table import QualityReport
-    report = QualityReport()
-    if shared:
-        report._properties["Column Pair Trends"] = _shared_bins_pair_trends()
-    report.generate(split.holdout, samples[list(split.train.columns)], table, verbose=False)
+    report = quality_report(split, samples, table, shared)
     details = report.get_details("Column Pair Trends")
     scored = details[details["Metric"].eq("ContingencySimilarity") & details["Score"].notna()]
     numeric = scored["Column 1"].isin(split.numeric) ^ scored["Column 2"].isin(split.numeric)
