@@ -16,6 +16,11 @@ learning rate, epochs) on the same float64 array:
   of X, the float32 copy, the post-fit statistics), at its default precision;
 - with --naive-batch-size N, the naive loop once more at batches of N rows: the
   textbook loop as a user writes it, whose throughput the issue measured at 128.
+- two ceilings, not loops: the matrix products of the same training steps
+  alone (forward with bias, weight and input gradients) on tensors made once,
+  in float32 and in bfloat16. No loop that trains this model in that
+  precision can be faster; the ratios to them say how much of a step is
+  matrix products and how far a loop can get above the naive one here.
 
 The runs alternate, each round in a new order, so that drift in the machine's
 speed hits all alike; the figures are medians over rounds, and the ratios the
@@ -112,6 +117,46 @@ def hand_loop(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def matrix_products(
+    X64, *, hidden, n_components, likelihood, batch_size, epochs, lr, device, seed, bf16
+):
+    """A ceiling, not a loop: only the matrix products of the training steps
+    of this model (per linear layer the forward product with its bias, the
+    weight gradient, and the input gradient but for the first layer), on the
+    same shapes and as many steps, in bfloat16 or float32. No activation,
+    likelihood, KL, optimizer or data movement: any loop that trains the model
+    in that precision, skvae's included, takes at least this long."""
+    del likelihood, lr  # the products are the same for both likelihoods
+    generator = torch.Generator().manual_seed(seed)
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    p, width = X64.shape[1], hidden[-1] if hidden else X64.shape[1]
+    layers = [
+        *zip([p, *hidden[:-1]], hidden),  # encoder
+        (width, n_components),  # mu head
+        (width, n_components),  # log-variance head
+        *zip([n_components, *reversed(hidden[1:])], reversed(hidden)),  # decoder
+        (hidden[0] if hidden else n_components, p),  # output head
+    ]
+
+    def randn(*shape):
+        return torch.randn(shape, generator=generator).to(device=device, dtype=dtype)
+
+    sizes = [min(batch_size, len(X64) - i) for i in range(0, len(X64), batch_size)]
+    tensors = {
+        rows: [(randn(b, a), randn(b), randn(rows, a), randn(rows, b)) for a, b in layers]
+        for rows in set(sizes)
+    }
+    for _ in range(epochs):
+        for rows in sizes:
+            for k, (weight, bias, inputs, grads) in enumerate(tensors[rows]):
+                torch.addmm(bias, inputs, weight.t())
+                grads.t().mm(inputs)
+                if k > 0:
+                    grads.mm(weight)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
@@ -226,8 +271,14 @@ CONTENDERS = {
     "fused Adam loop, fp32": functools.partial(hand_loop, fused=True, bf16=False),
     "fused Adam + bf16 autocast loop": functools.partial(hand_loop, fused=True, bf16=True),
     "skvae fit": skvae_fit,
+    "ceiling: the steps' matrix products alone, fp32": functools.partial(
+        matrix_products, bf16=False
+    ),
+    "ceiling: the steps' matrix products alone, bf16": functools.partial(
+        matrix_products, bf16=True
+    ),
 }
-NAIVE, FUSED, BF16, SKVAE = CONTENDERS
+NAIVE, FUSED, BF16, SKVAE, PRODUCTS_FP32, PRODUCTS_BF16 = CONTENDERS
 ENGINE = "skvae fit: its training engine alone (train())"
 
 
@@ -325,6 +376,11 @@ def main():
         (f"{BF16} / {FUSED}", ratio(BF16, FUSED), None),
         (f"skvae's engine alone / {NAIVE}", ratio(ENGINE, NAIVE), None),
         ("skvae's engine alone / the faster careful loop", ratio(ENGINE, best_loop), None),
+        (f"{PRODUCTS_BF16} / {NAIVE}", ratio(PRODUCTS_BF16, NAIVE), None),
+        (f"{PRODUCTS_BF16} / {PRODUCTS_FP32}", ratio(PRODUCTS_BF16, PRODUCTS_FP32), None),
+        (f"{NAIVE} / {PRODUCTS_FP32}", ratio(NAIVE, PRODUCTS_FP32), None),
+        (f"{BF16} / {PRODUCTS_BF16}", ratio(BF16, PRODUCTS_BF16), None),
+        (f"skvae's engine alone / {PRODUCTS_BF16}", ratio(ENGINE, PRODUCTS_BF16), None),
     ]
     print("\n| throughput ratio | value | target |")
     print("|---|---|---|")

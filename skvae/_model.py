@@ -217,6 +217,9 @@ class VAE(nn.Module):
         self, x: torch.Tensor, raw: torch.Tensor, observed: torch.Tensor | None = None
     ) -> torch.Tensor:
         """log p(x|z) per row, summed over the observed columns."""
+        if observed is None and len(self.likelihoods) == 1:
+            # the same sums, with the fewest passes over the entries
+            return self.likelihoods[0].log_prob_sum(x, raw)
         return self.log_prob(x, raw, observed).sum(-1)
 
     def point(self, raw: torch.Tensor) -> torch.Tensor:

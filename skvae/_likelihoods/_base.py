@@ -111,6 +111,13 @@ class Likelihood(nn.Module):
         """log p(u | raw) per entry, ``(..., n_columns)``."""
         raise NotImplementedError
 
+    def log_prob_sum(self, u: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """log p(u | raw) summed over the group's columns, ``(...,)``: the sum
+        of ``log_prob``, bit for bit. A likelihood whose ``log_prob`` ends in
+        a negation overrides it to negate the sums instead, one pass over a
+        row instead of over every entry, forward and backward."""
+        return self.log_prob(u, raw).sum(-1)
+
     def point(self, raw: torch.Tensor) -> torch.Tensor:
         """The point estimate in model units, ``(..., n_columns)``: the mean
         (the most probable category for categorical columns)."""

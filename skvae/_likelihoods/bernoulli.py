@@ -44,7 +44,14 @@ class Bernoulli(Likelihood):
 
     def log_prob(self, u, raw):
         # x log p + (1 - x) log(1 - p), computed stably from logits
-        return -F.binary_cross_entropy_with_logits(raw, u.expand_as(raw), reduction="none")
+        return -self._cross_entropy(u, raw)
+
+    def log_prob_sum(self, u, raw):
+        return -self._cross_entropy(u, raw).sum(-1)
+
+    @staticmethod
+    def _cross_entropy(u, raw):
+        return F.binary_cross_entropy_with_logits(raw, u.expand_as(raw), reduction="none")
 
     def point(self, raw):
         return torch.sigmoid(raw)
