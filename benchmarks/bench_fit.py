@@ -133,13 +133,14 @@ def matrix_products(
     del likelihood, lr  # the products are the same for both likelihoods
     generator = torch.Generator().manual_seed(seed)
     dtype = torch.bfloat16 if bf16 else torch.float32
-    p, width = X64.shape[1], hidden[-1] if hidden else X64.shape[1]
+    encoder = [X64.shape[1], *hidden]
+    decoder = [n_components, *reversed(hidden)]
     layers = [
-        *zip([p, *hidden[:-1]], hidden),  # encoder
-        (width, n_components),  # mu head
-        (width, n_components),  # log-variance head
-        *zip([n_components, *reversed(hidden[1:])], reversed(hidden)),  # decoder
-        (hidden[0] if hidden else n_components, p),  # output head
+        *zip(encoder[:-1], encoder[1:], strict=True),
+        (encoder[-1], n_components),  # mu head
+        (encoder[-1], n_components),  # log-variance head
+        *zip(decoder[:-1], decoder[1:], strict=True),
+        (decoder[-1], X64.shape[1]),  # output head
     ]
 
     def randn(*shape):
