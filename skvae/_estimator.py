@@ -256,7 +256,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         - "auto": per column, from its dtype and values: bool and integer
           columns holding only 0 and 1 -> "bernoulli"; category, object and
           string columns -> "categorical"; a DataFrame's other numeric
-          columns -> "quantile". A numpy array's columns (pixels, spectra,
+          columns, and its datetime and timedelta columns (counted in the
+          coarsest unit that holds every training value whole: days for
+          dates), -> "quantile". A numpy array's columns (pixels, spectra,
           embeddings) -> "lognormal" when positive and right-skewed
           (skewness above 1, halved by a log), "gaussian" otherwise. The
           choice is in ``likelihoods_``.

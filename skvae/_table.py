@@ -1,7 +1,8 @@
 """From a user's columns to the model's matrix and back.
 
 A :class:`Table` remembers, for each column seen in fit, its name, its kind
-(float, int, bool, category, object, string), its dtype and range, and the
+(float, int, bool, category, object, string, datetime, timedelta), its dtype
+and range, and the
 likelihood that models it; columns sharing a likelihood form one group, and
 the model's matrix holds the groups one after the other. ``to_model`` maps
 rows into that matrix, ``from_model`` maps the model's output back into a
@@ -15,6 +16,7 @@ in fit has nothing to learn from and is refused.
 No torch here; pandas only when the user hands over a DataFrame.
 """
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,12 @@ GLOBAL_RANGE_SHARE = 0.5
 # values, up to this many (a price in cents, a length in millimetres).
 MAX_DECIMALS = 6
 
+# Datetime and timedelta columns are counted in one of these units, with its
+# length in nanoseconds: the coarsest that holds every training value whole.
+_TIME_UNITS = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9}
+_TIME_UNITS.update({"ms": 10**6, "us": 10**3, "ns": 1})
+_TIME_KINDS = ("datetime", "timedelta")
+
 # A streamed fit decides each column's likelihood from this many first rows.
 STREAM_HEAD_ROWS = 65536
 
@@ -47,7 +55,7 @@ class Column:
     """What fit learned about one column."""
 
     name: Any  # the DataFrame's column label, or the array's column index
-    kind: str  # "float", "int", "bool", "category", "object" or "string"
+    kind: str  # "float", "int", "bool", "category", "object", "string", "datetime", "timedelta"
     dtype: Any  # the training dtype, restored on the way out of a DataFrame
     likelihood: str = ""
     minimum: float = -np.inf
@@ -56,6 +64,11 @@ class Column:
     # as floats), up to MAX_DECIMALS; None when they need more. DataFrame
     # float columns come back rounded to them.
     decimals: int | None = None
+    # Datetime and timedelta columns: the unit their values are counted in
+    # (since 1970-01-01 UTC for datetimes), the coarsest one of _TIME_UNITS
+    # that holds every training value whole: "D" for dates, "s" for times
+    # to the second. They come back rounded to it.
+    unit: str | None = None
 
     @property
     def label(self) -> str:
@@ -96,6 +109,7 @@ class Table:
                     "minimum": c.minimum,
                     "maximum": c.maximum,
                     "decimals": c.decimals,
+                    "unit": c.unit,
                 }
                 for c in self.columns
             ],
@@ -251,6 +265,8 @@ class Table:
         if not _is_frame(X):
             return X[rows, j]
         series = X.iloc[rows, j]
+        if self.columns[j].kind in _TIME_KINDS:
+            return _time_counts(series, self.columns[j])
         if self.columns[j].kind in ("float", "int", "bool") and series.dtype.kind != "O":
             if series.hasnans:
                 return series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -384,7 +400,11 @@ def _describe(X, j: int, is_frame: bool) -> Column:
     name, dtype = X.columns[j], X.dtypes.iloc[j]
     column = Column(name=name, kind="", dtype=dtype)
     series = X.iloc[:, j]
-    if pd.api.types.is_bool_dtype(dtype):
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        column.kind = "datetime"
+    elif pd.api.types.is_timedelta64_dtype(dtype):
+        column.kind = "timedelta"
+    elif pd.api.types.is_bool_dtype(dtype):
         column.kind = "bool"
     elif isinstance(dtype, pd.CategoricalDtype):
         column.kind = "category"
@@ -411,16 +431,45 @@ def _object_kind(series, column: Column) -> str:
         return "bool"
     if all(issubclass(t, (int, float, np.integer, np.floating)) for t in types):
         return "float"
+    if all(issubclass(t, (datetime.date, np.datetime64)) for t in types):
+        raise _unmodellable(
+            column,
+            "holds dates or times as Python objects",
+            f"convert it with pandas.to_datetime(X[{column.name!r}])",
+        )
     names = ", ".join(sorted(t.__name__ for t in types))
-    raise _unmodellable(column, f"mixes values of types {names}")
+    holds = f"mixes values of types {names}" if len(types) > 1 else f"holds {names} values"
+    raise _unmodellable(column, holds)
 
 
-def _unmodellable(column: Column, why: str) -> ValueError:
+def _unmodellable(column: Column, why: str, fix: str = "") -> ValueError:
+    fix = fix or "drop it, or encode it as numbers, strings or datetimes"
     return ValueError(
-        f"{column.label.capitalize()} {why}, which VAETransformer cannot model. Drop "
-        f"it, encode it as numbers or strings (e.g. a date as its year and month), or "
-        f"pass likelihood={{{column.name!r}: ...}} with one of {sorted(LIKELIHOODS)}."
+        f"{column.label.capitalize()} {why}, which VAETransformer cannot model: {fix}."
     )
+
+
+def _time_counts(series, column: Column) -> np.ndarray:
+    """A datetime or timedelta column as float64 counts of ``column.unit``
+    (datetimes since 1970-01-01 UTC), NaT as NaN; in fit, when the unit is
+    not yet chosen, the coarsest unit that holds every value whole."""
+    if getattr(series.dtype, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    times = series.to_numpy()
+    native, step = np.datetime_data(times.dtype)
+    native_ns = _TIME_UNITS[native] * step
+    ticks = times.view(np.int64)  # in the native unit; NaT is the smallest int64
+    missing = np.isnat(times)
+    if column.unit is None:
+        observed = ticks[~missing]
+        column.unit = next(
+            unit
+            for unit, ns in _TIME_UNITS.items()
+            if ns % native_ns == 0 and not np.any(observed % (ns // native_ns))
+        )
+    counts = ticks / (_TIME_UNITS[column.unit] / native_ns)
+    counts[missing] = np.nan
+    return counts
 
 
 def _as_float(values: np.ndarray, column: Column) -> np.ndarray:
@@ -547,6 +596,8 @@ def _restore(values: np.ndarray, column: Column):
     values = values.astype(np.float64)
     if column.minimum >= 0:
         values = np.maximum(values, 0.0)
+    if column.kind in _TIME_KINDS:
+        return _restore_times(values, column)
     if column.kind == "int":
         values = np.round(values)
         if column.likelihood == "gaussian":
@@ -558,3 +609,18 @@ def _restore(values: np.ndarray, column: Column):
         if column.kind == "int"
         else values.astype(column.dtype)
     )
+
+
+def _restore_times(counts: np.ndarray, column: Column):
+    """Counts of ``column.unit`` back into the column's datetime or timedelta
+    dtype, whole units within the training range (NaN as NaT)."""
+    import pandas as pd
+
+    counts = np.clip(np.round(counts), column.minimum, column.maximum)
+    if column.kind == "timedelta":
+        return pd.Series(pd.to_timedelta(counts, unit=column.unit)).astype(column.dtype)
+    times = pd.Series(pd.to_datetime(counts, unit=column.unit))
+    tz = getattr(column.dtype, "tz", None)
+    if tz is not None:
+        times = times.dt.tz_localize("UTC").dt.tz_convert(tz)
+    return times.astype(column.dtype)

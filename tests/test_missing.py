@@ -144,6 +144,20 @@ def test_imputer_point_estimates_are_deterministic(frame, imputer):
     pd.testing.assert_frame_equal(again.transform(frame), imputer.transform(frame))
 
 
+def test_imputer_fills_missing_dates_with_dates_in_the_training_range(frame):
+    days = np.random.RandomState(2).randint(0, 3000, len(frame))
+    dated = frame.assign(since=pd.Timestamp("2015-01-01") + pd.to_timedelta(days, unit="D"))
+    dated.loc[::6, "since"] = pd.NaT
+    imputer = VAEImputer(VAETransformer(n_components=3, **FAST), random_state=0)
+    filled = imputer.fit_transform(dated)["since"]
+    observed = dated["since"].notna()
+    assert filled.dtype == dated["since"].dtype and filled.notna().all()
+    pd.testing.assert_series_equal(filled[observed], dated["since"][observed])
+    gaps = filled[~observed]
+    assert (gaps == gaps.dt.normalize()).all()  # whole days, as in training
+    assert gaps.min() >= dated["since"].min() and gaps.max() <= dated["since"].max()
+
+
 def test_posterior_draws_repeat_with_an_int_seed_and_vary_across_seeds(frame, imputer):
     def draws(seed):
         return imputer.set_params(sample_posterior=True, random_state=seed).transform(frame)

@@ -1,6 +1,7 @@
 """VAETransformer on DataFrames: per-column likelihoods, the table's own types
 out, and errors that name the column."""
 
+import datetime
 import pickle
 
 import numpy as np
@@ -134,7 +135,8 @@ def test_pandas_output_of_transform(table):
 @pytest.mark.parametrize(
     "column, values, words",
     [
-        ("when", pd.date_range("2020-01-01", periods=300), "has dtype datetime64"),
+        ("when", pd.period_range("2020-01", periods=300, freq="M"), "has dtype period"),
+        ("day", [datetime.date(2020, 1, 1 + i % 28) for i in range(300)], "as Python objects"),
         ("note", [f"free text {i}" for i in range(300)], "300 distinct values in 300 rows"),
         ("mixed", ["a", 1.5] * 150, "mixes values of types float, str"),
         ("empty", [np.nan] * 300, "has no observed value"),
@@ -180,3 +182,44 @@ def test_auto_epoch_budget_is_the_same_for_a_table_and_its_array(table):
     numbers = table[["age", "income"]]
     assert VAETransformer(**settings).fit(numbers).n_iter_ == 100
     assert VAETransformer(**settings).fit(numbers.to_numpy()).n_iter_ == 100
+
+
+@pytest.fixture(scope="module")
+def times():
+    """Dates (with gaps), times to the second in a time zone, durations in minutes."""
+    rng = np.random.RandomState(0)
+    n = 300
+    day = pd.Timestamp("1965-06-01") + pd.to_timedelta(rng.randint(0, 8000, n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=n),
+            "day": pd.Series(day).astype("datetime64[ns]"),
+            "stamp": pd.Timestamp("2021-03-01 08:00", tz="Europe/Paris")
+            + pd.to_timedelta(rng.randint(0, 10**6, n), unit="s"),
+            "wait": pd.to_timedelta(rng.randint(1, 120, n), unit="min"),
+        }
+    )
+    frame.loc[::7, "day"] = pd.NaT
+    return frame
+
+
+def test_datetime_and_timedelta_columns_are_counted_in_their_coarsest_unit(times):
+    vae = VAETransformer(n_components=2, **FAST).fit(times)
+    assert vae.likelihoods_ == dict.fromkeys(times.columns, "quantile")
+    assert [c.unit for c in vae.table_.columns] == [None, "D", "s", "m"]
+    # training values and gaps round-trip through the model's units exactly
+    back = vae.table_.from_model(vae.table_.to_model(times))
+    pd.testing.assert_frame_equal(back, times)
+
+
+def test_sampled_times_keep_their_dtype_unit_and_range(times):
+    vae = VAETransformer(n_components=2, **FAST).fit(times)
+    samples = vae.sample(500, random_state=0)
+    assert samples.dtypes.to_dict() == times.dtypes.to_dict()
+    for column, unit in (("day", "D"), ("stamp", "s"), ("wait", "min")):
+        values, seen = samples[column], times[column].dropna()
+        assert values.notna().all()
+        assert values.min() >= seen.min() and values.max() <= seen.max()
+        assert (values == values.dt.round(unit)).all()  # whole units, as in training
+    again = pickle.loads(pickle.dumps(vae)).sample(500, random_state=0)
+    pd.testing.assert_frame_equal(again, samples)
