@@ -226,6 +226,19 @@ def test_quantile_point_is_the_mean_in_data_units():
     np.testing.assert_allclose(got, 0.25 * means[0] + 0.75 * means[1], rtol=1e-6)
 
 
+def test_quantile_point_tables_follow_the_variance():
+    values = _crafted_columns()[:, [0, 1]]
+    _, stats, lik = build("quantile", values)
+    raw = torch.linspace(-4.0, 4.0, 41, dtype=torch.float64)[:, None].expand(41, 2)
+    before = lik.point(raw)
+    wider = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    lik.set_variance(wider)  # the tables cached for the old variances no longer hold
+    _, _, fresh = build("quantile", values)
+    fresh.set_variance(wider)
+    torch.testing.assert_close(lik.point(raw), fresh.point(raw), rtol=0, atol=0)
+    assert not torch.equal(lik.point(raw), before)
+
+
 def test_quantile_log_jacobian_is_the_slope_of_the_transform():
     values = np.random.RandomState(0).gamma(2.0, 3.0, (500, 1))
     cls, stats, _ = build("quantile", values)
