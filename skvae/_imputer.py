@@ -37,8 +37,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     ----------
     vae : VAETransformer or None, default=None
         The model, with its parameters (``n_components``, ``likelihood``,
-        ``max_iter``, ...); cloned in fit. None uses ``VAETransformer()``.
-        In a search, reach its parameters as ``vae__n_components``.
+        ``max_iter``, ...); cloned in fit. None uses ``VAETransformer()``
+        on a DataFrame and ``VAETransformer(likelihood="quantile")`` on an
+        array: either way every numeric column goes through its own
+        training quantiles, so that the filled values follow each column's
+        shape (bounds, mass points such as a share of zeros) and stay within
+        its training range, where a Gaussian's means overshoot them (on
+        MNIST's pixels, below 0 and above 1). In a search, reach its
+        parameters as ``vae__n_components``.
 
     missing_values : float, int or None, default=np.nan
         The placeholder for missing entries. NaN, None and pd.NA in a
@@ -161,11 +167,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self : VAEImputer
             The fitted imputer.
         """
-        vae = clone(self.vae) if self.vae is not None else VAETransformer()
+        X = self._as_nan(X)
+        if self.vae is not None:
+            vae = clone(self.vae)
+        else:  # each numeric column through its own quantiles, as "auto" does in a DataFrame
+            vae = VAETransformer(likelihood="auto" if _is_frame(X) else "quantile")
         if vae.random_state is None and self.random_state is not None:
             seed = check_random_state(self.random_state).randint(2**31 - 1)
             vae.set_params(random_state=int(seed))
-        X = self._as_nan(X)
         vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
         self.vae_ = vae
         self.n_features_in_ = vae.n_features_in_

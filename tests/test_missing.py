@@ -144,6 +144,16 @@ def test_imputer_point_estimates_are_deterministic(frame, imputer):
     pd.testing.assert_frame_equal(again.transform(frame), imputer.transform(frame))
 
 
+def test_default_imputer_fills_an_array_within_each_columns_training_range(wine_gaps):
+    imputer = VAEImputer(random_state=0).fit(wine_gaps)
+    assert set(imputer.vae_.likelihoods_.values()) == {"quantile"}
+    filled = imputer.transform(wine_gaps)
+    gaps = np.isnan(wine_gaps)
+    low, high = np.nanmin(wine_gaps, axis=0), np.nanmax(wine_gaps, axis=0)
+    assert not np.isnan(filled).any()
+    assert ((filled >= low) & (filled <= high))[gaps].all()
+
+
 def test_imputer_fills_missing_dates_with_dates_in_the_training_range(frame):
     days = np.random.RandomState(2).randint(0, 3000, len(frame))
     dated = frame.assign(since=pd.Timestamp("2015-01-01") + pd.to_timedelta(days, unit="D"))
