@@ -3,7 +3,8 @@
     python examples/tables.py
 
 The table is made up here (no download): ages, counts of children, skewed
-incomes, a yes/no flag and a city, related to one another. VAETransformer
+incomes, a yes/no flag, a city and the date each person joined, related to
+one another. VAETransformer
 takes the DataFrame as it is, picks a likelihood per column, and gives rows
 back in the table's own types.
 """
@@ -19,7 +20,7 @@ def make_table(n=2000, seed=0):
     age = rng.uniform(18, 80, n).round()
     city = rng.choice(["paris", "lyon", "nice"], n, p=[0.5, 0.3, 0.2])
     income = np.exp(rng.normal(9.8 + 0.012 * age + 0.3 * (city == "paris"), 0.5))
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "age": age.astype(np.int64),
             "kids": rng.poisson(np.clip(age - 20, 0, None) / 20).astype(np.int64),
@@ -28,6 +29,10 @@ def make_table(n=2000, seed=0):
             "city": pd.Categorical(city),
         }
     )
+    # older people joined earlier: days before 2024-01-01, up to about 12 years
+    days = rng.gamma(2.0, 12 * age, n).clip(max=4500).astype(np.int64)
+    table["joined"] = pd.Timestamp("2024-01-01") - pd.to_timedelta(days, unit="D")
+    return table
 
 
 def main():
@@ -49,6 +54,12 @@ def main():
             f"min {real.min():7.1f} vs {fake.min():7.1f}"
         )
     print("  owner   share  ", f"{table['owner'].mean():.3f} vs {samples['owner'].mean():.3f}")
+    real, fake = table["joined"], samples["joined"]
+    print(
+        f"  joined  median {real.median():%Y-%m-%d} vs {fake.median():%Y-%m-%d}   "
+        f"first {real.min():%Y-%m-%d} vs {fake.min():%Y-%m-%d}   "
+        f"whole days: {(fake == fake.dt.normalize()).all()}"
+    )
     shares = pd.concat(
         [table["city"].value_counts(normalize=True), samples["city"].value_counts(normalize=True)],
         axis=1,
