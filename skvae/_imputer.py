@@ -98,7 +98,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     observed value gets the model's estimate for a row about which nothing
     is known (close to each column's mean). Categorical columns of a
     DataFrame are imputed with categories seen in fit; integer columns get
-    integers.
+    integers; datetime and timedelta columns get values in their dtype, in
+    whole units of their training values (whole days for dates).
 
     References
     ----------
