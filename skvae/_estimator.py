@@ -1278,12 +1278,28 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         needs to trust no type but VAETransformer itself."""
         state = dict(super().__getstate__())
         state.pop("_inference_module", None)
-        if "table_" in state:
-            state["table_"] = state["table_"].to_state()
+        table = state.get("table_")
+        if table is not None:
+            state["table_"] = table.to_state()
         module = state.pop("module_", None)
         if module is not None:
+            config = {
+                f.name: getattr(module.config, f.name)
+                for f in dataclasses.fields(module.config)
+                if f.name != "groups"
+            }
+            groups = module.config.groups
+            if (
+                table is not None
+                and len(groups) == len(table.groups)
+                and all(g is t for g, t in zip(groups, table.groups, strict=True))
+            ):
+                # the table's own groups: stored once, with the table
+                config["groups"] = "table_"
+            else:
+                config["groups"] = [dataclasses.asdict(g) for g in groups]
             state["module_"] = {
-                "config": dataclasses.asdict(module.config),
+                "config": config,
                 "state_dict": {
                     k: v.detach().cpu().numpy() for k, v in module.state_dict().items()
                 },
@@ -1321,7 +1337,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return
         config = dict(packed["config"])
         config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
-        config["groups"] = tuple(ColumnGroup(**g) for g in config["groups"])
+        if config["groups"] == "table_":
+            config["groups"] = tuple(self.table_.groups)
+        else:
+            config["groups"] = tuple(ColumnGroup(**g) for g in config["groups"])
         module = VAE(VAEConfig(**config))
         module.load_state_dict(
             {k: torch.from_numpy(np.array(v)) for k, v in packed["state_dict"].items()}

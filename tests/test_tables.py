@@ -1,6 +1,7 @@
 """VAETransformer on DataFrames: per-column likelihoods, the table's own types
 out, and errors that name the column."""
 
+import dataclasses
 import datetime
 import pickle
 
@@ -124,6 +125,22 @@ def test_pickled_table_model_gives_the_same_outputs(table, fitted_table):
     pd.testing.assert_frame_equal(
         clone.sample(50, random_state=1), fitted_table.sample(50, random_state=1)
     )
+
+
+def test_pickle_stores_the_column_statistics_once(table, fitted_table):
+    state = fitted_table.__getstate__()
+    # the module's likelihood groups are the table's: the pickle names them
+    assert state["module_"]["config"]["groups"] == "table_"
+    loaded = VAETransformer.__new__(VAETransformer)
+    loaded.__setstate__(state)
+    assert loaded.module_.config.groups == tuple(loaded.table_.groups)
+    # a pickle that spells them out in the module's config (before) loads the same
+    state = fitted_table.__getstate__()
+    groups = fitted_table.module_.config.groups
+    state["module_"]["config"]["groups"] = [dataclasses.asdict(g) for g in groups]
+    older = VAETransformer.__new__(VAETransformer)
+    older.__setstate__(state)
+    np.testing.assert_array_equal(older.transform(table), fitted_table.transform(table))
 
 
 def test_pandas_output_of_transform(table):
