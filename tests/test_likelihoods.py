@@ -211,6 +211,30 @@ def test_quantile_draws_reproduce_each_column_within_its_range():
         assert st.ks_2samp(draws[:, j], values[:, j]).statistic < 0.03
 
 
+def test_quantile_statistics_hold_each_distinct_quantile_once():
+    values = _crafted_columns()
+    cls, stats, _ = build("quantile", values)
+    knots = [sum(r) for r in stats["repeats"]]
+    assert knots == [1000] * 6  # 2,000 rows: MAX_KNOTS quantiles per column
+    assert len(stats["quantiles"][3]) == 1  # the constant column: one value, 1,000 knots
+    assert len(stats["quantiles"][4]) < 20  # the Poisson counts
+    # statistics that list every knot (pickles from before) read the same
+    older = dict(stats)
+    repeats = older.pop("repeats")
+    older["quantiles"] = [
+        np.repeat(q, r).tolist() for q, r in zip(stats["quantiles"], repeats, strict=True)
+    ]
+    np.testing.assert_array_equal(cls.to_model(values, older), cls.to_model(values, stats))
+    u = np.linspace(-3, 3, 13)[:, None].repeat(6, axis=1)
+    np.testing.assert_array_equal(cls.from_model(u, older), cls.from_model(u, stats))
+    torch.testing.assert_close(
+        cls(older).double().point(torch.as_tensor(u)),
+        cls(stats).double().point(torch.as_tensor(u)),
+        rtol=0,
+        atol=0,
+    )
+
+
 def test_quantile_point_is_the_mean_in_data_units():
     values = _crafted_columns()[:, [0, 1]]
     cls, stats, lik = build("quantile", values)

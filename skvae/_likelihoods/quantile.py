@@ -60,6 +60,23 @@ def _knots(quantiles: list) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(quantiles, dtype=np.float64), _knot_scores(len(quantiles))
 
 
+def _column_quantiles(stats: Stats) -> list[np.ndarray]:
+    """Each column's quantiles, a value repeated as often as the knots share it.
+
+    The statistics hold each distinct quantile once and its number of knots
+    ("repeats"): a column with mass points (the zeros of a zero-inflated
+    column, pixels in 256 shades) has far fewer distinct quantiles than
+    knots, and the statistics are what a pickle stores.
+    """
+    repeats = stats.get("repeats")
+    if repeats is None:  # statistics from before the repeats: every knot listed
+        return [np.asarray(q, dtype=np.float64) for q in stats["quantiles"]]
+    return [
+        np.repeat(np.asarray(q, dtype=np.float64), r)
+        for q, r in zip(stats["quantiles"], repeats, strict=True)
+    ]
+
+
 @lru_cache(maxsize=64)
 def _knot_scores(n: int) -> np.ndarray:
     """The normal scores of n knots: knot i stands for the probability
@@ -177,7 +194,7 @@ class Quantile(Gaussian):
 
     @classmethod
     def fit_stats(cls, values, **options) -> Stats:
-        quantiles = []
+        quantiles, distinct, repeats = [], [], []
         for column in values.T:
             observed = np.sort(column[~np.isnan(column)])
             if len(observed) > MAX_KNOTS:
@@ -185,13 +202,17 @@ class Quantile(Gaussian):
             # few values: the sorted values themselves, so that each training
             # value sits exactly on a knot (np.quantile's interpolation can
             # land a hair off one)
-            quantiles.append(observed.tolist())
+            quantiles.append(observed)
+            once, counts = np.unique(observed, return_counts=True)
+            distinct.append(once.tolist())
+            repeats.append(counts.tolist())
         # The model's units are the scores themselves, not standardized: N(0, 1)
         # in score space is then exactly the training distribution, mass
         # points included.
         return {
             "n_columns": values.shape[1],
-            "quantiles": quantiles,
+            "quantiles": distinct,
+            "repeats": repeats,
             "atoms": [_atoms(*_knots(q)) for q in quantiles],
             "floor": [MIN_VARIANCE] * values.shape[1],
         }
@@ -199,14 +220,14 @@ class Quantile(Gaussian):
     @classmethod
     def to_model(cls, values, stats):
         out = np.empty(values.shape)
-        for j, quantiles in enumerate(stats["quantiles"]):
+        for j, quantiles in enumerate(_column_quantiles(stats)):
             out[:, j] = _scores(values[:, j], *_knots(quantiles))
         return out
 
     @classmethod
     def from_model(cls, u, stats):
         out = np.empty(u.shape)
-        for j, quantiles in enumerate(stats["quantiles"]):
+        for j, quantiles in enumerate(_column_quantiles(stats)):
             q, s = _knots(quantiles)
             out[:, j] = np.interp(u[:, j], s, q)
         return out
@@ -214,7 +235,7 @@ class Quantile(Gaussian):
     @classmethod
     def log_jacobian(cls, values, stats):
         total = np.zeros(values.shape[0])
-        for j, quantiles in enumerate(stats["quantiles"]):
+        for j, quantiles in enumerate(_column_quantiles(stats)):
             total = total + _log_slope(values[:, j], *_knots(quantiles))
         return total
 
@@ -238,7 +259,7 @@ class Quantile(Gaussian):
         and the number of knots per column."""
 
         def make():
-            quantiles = self.stats["quantiles"]
+            quantiles = _column_quantiles(self.stats)
             arrays = np.full((4, self.n_columns, max(len(q) for q in quantiles)), np.inf)
             for c, column in enumerate(quantiles):
                 q, s = _knots(column)
@@ -247,7 +268,7 @@ class Quantile(Gaussian):
 
         counts_key = ("knot counts", like.device)
         if counts_key not in self._constants:
-            counts = [len(q) for q in self.stats["quantiles"]]
+            counts = [len(q) for q in _column_quantiles(self.stats)]
             self._constants[counts_key] = torch.tensor(counts, device=like.device)
         return (*self._cached("knots", like, make), self._constants[counts_key])
 
