@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ._latent import training_loss
+from ._latent import kl_standard_normal, training_loss
 from ._likelihoods.gaussian import Gaussian
 from ._optim import Adam
 from ._rows import InMemoryRows, Part, StreamedRows
@@ -443,9 +443,9 @@ def posterior_statistics(
     ]
     if not parts:
         return np.full(k, np.nan), np.full(k, np.nan), np.empty((0, k)), np.empty((0, k))
-    out = torch.cat(parts).double().cpu().numpy()
-    mu, log_var = out[:, :k], out[:, k:]
-    kl = 0.5 * np.mean(np.square(mu) + np.exp(log_var) - 1.0 - log_var, axis=0)
+    out = torch.cat(parts).double().cpu()
+    kl = kl_standard_normal(out[:, :k], out[:, k:]).mean(0).numpy()
+    mu, log_var = out[:, :k].numpy(), out[:, k:].numpy()
     return mu.var(axis=0), kl, mu, log_var
 
 
