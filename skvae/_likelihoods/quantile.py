@@ -9,8 +9,8 @@ distribution, mass points such as a share of zeros included, and never leave
 the training range.
 """
 
+import functools
 import math
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ def _column_quantiles(stats: Stats) -> list[np.ndarray]:
     ]
 
 
-@lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=64)
 def _knot_scores(n: int) -> np.ndarray:
     """The normal scores of n knots: knot i stands for the probability
     (i + 1/2) / n, so the smallest training value scores ndtri(1 / 2n) and
@@ -258,8 +258,9 @@ class Quantile(Gaussian):
         read from the other side), each position sequence padded with +inf;
         and the number of knots per column."""
 
+        quantiles = self._quantiles
+
         def make():
-            quantiles = _column_quantiles(self.stats)
             arrays = np.full((4, self.n_columns, max(len(q) for q in quantiles)), np.inf)
             for c, column in enumerate(quantiles):
                 q, s = _knots(column)
@@ -268,9 +269,14 @@ class Quantile(Gaussian):
 
         counts_key = ("knot counts", like.device)
         if counts_key not in self._constants:
-            counts = [len(q) for q in _column_quantiles(self.stats)]
+            counts = [len(q) for q in quantiles]
             self._constants[counts_key] = torch.tensor(counts, device=like.device)
         return (*self._cached("knots", like, make), self._constants[counts_key])
+
+    @functools.cached_property
+    def _quantiles(self) -> list[np.ndarray]:
+        """``_column_quantiles`` of the statistics, expanded once."""
+        return _column_quantiles(self.stats)
 
     def _atom_tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Every column's mass points: scores, lower and upper ends, each
