@@ -403,9 +403,9 @@ def _describe(X, j: int, is_frame: bool) -> Column:
     column = Column(name=name, kind="", dtype=dtype)
     series = X.iloc[:, j]
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        column.kind = "datetime"
+        column.kind, column.unit = "datetime", _time_unit(series)
     elif pd.api.types.is_timedelta64_dtype(dtype):
-        column.kind = "timedelta"
+        column.kind, column.unit = "timedelta", _time_unit(series)
     elif pd.api.types.is_bool_dtype(dtype):
         column.kind = "bool"
     elif isinstance(dtype, pd.CategoricalDtype):
@@ -451,25 +451,35 @@ def _unmodellable(column: Column, why: str, fix: str = "") -> ValueError:
     )
 
 
-def _time_counts(series, column: Column) -> np.ndarray:
-    """A datetime or timedelta column as float64 counts of ``column.unit``
-    (datetimes since 1970-01-01 UTC), NaT as NaN; in fit, when the unit is
-    not yet chosen, the coarsest unit that holds every value whole."""
+def _time_ticks(series) -> tuple[np.ndarray, np.ndarray, int]:
+    """A datetime or timedelta column as int64 ticks of its own unit
+    (datetimes since 1970-01-01 UTC), which entries are NaT, and the
+    length of a tick in nanoseconds."""
     if getattr(series.dtype, "tz", None) is not None:
         series = series.dt.tz_convert("UTC").dt.tz_localize(None)
     times = series.to_numpy()
     native, step = np.datetime_data(times.dtype)
-    native_ns = _TIME_UNITS[native] * step
-    ticks = times.view(np.int64)  # in the native unit; NaT is the smallest int64
-    missing = np.isnat(times)
-    if column.unit is None:
-        observed = ticks[~missing]
-        column.unit = next(
-            unit
-            for unit, ns in _TIME_UNITS.items()
-            if ns % native_ns == 0 and not np.any(observed % (ns // native_ns))
-        )
-    counts = ticks / (_TIME_UNITS[column.unit] / native_ns)
+    # NaT's ticks are the smallest int64: masked by the caller
+    return times.view(np.int64), np.isnat(times), _TIME_UNITS[native] * step
+
+
+def _time_unit(series) -> str:
+    """The coarsest of _TIME_UNITS that holds every value of a datetime or
+    timedelta column whole."""
+    ticks, missing, tick_ns = _time_ticks(series)
+    observed = ticks[~missing]
+    return next(
+        unit
+        for unit, ns in _TIME_UNITS.items()
+        if ns % tick_ns == 0 and not np.any(observed % (ns // tick_ns))
+    )
+
+
+def _time_counts(series, column: Column) -> np.ndarray:
+    """A datetime or timedelta column as float64 counts of ``column.unit``,
+    NaT as NaN."""
+    ticks, missing, tick_ns = _time_ticks(series)
+    counts = ticks / (_TIME_UNITS[column.unit] / tick_ns)
     counts[missing] = np.nan
     return counts
 
@@ -596,10 +606,10 @@ def _restore(values: np.ndarray, column: Column):
     if column.kind in ("category", "object", "string"):
         return pd.Series(np.asarray(values, dtype=object), dtype=column.dtype)
     values = values.astype(np.float64)
-    if column.minimum >= 0:
-        values = np.maximum(values, 0.0)
     if column.kind in _TIME_KINDS:
         return _restore_times(values, column)
+    if column.minimum >= 0:
+        values = np.maximum(values, 0.0)
     if column.kind == "int":
         values = np.round(values)
         if column.likelihood == "gaussian":
