@@ -736,6 +736,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         self.n_iter_ = result.n_iter
         self.n_samples_seen_ = len(train_index) * result.n_iter
+        if hide_rate:  # VAEImputer fits its shrinkage on these rows, then drops them
+            self._validation_index = val_index
         seed = int(rng.randint(2**31 - 1))
         some = rows.take(train_index[mixture_rows(len(train_index), seed)])
         self._set_model(model, table, result, X, some, seed)
@@ -1035,10 +1037,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 out[start : start + rows_per_batch] = result
         return out
 
-    def _to_data(self, U, dtype, method, what):
-        """Model-unit rows into X's units and types (checked finite first)."""
+    def _to_data(self, U, dtype, method, what, toward=None):
+        """Model-unit rows into X's units and types (checked finite first);
+        ``toward``: see ``Table.from_model``."""
         self._finite(U, method, what)
-        return self.table_.from_model(U, dtype=dtype)
+        return self.table_.from_model(U, dtype=dtype, toward=toward)
 
     @staticmethod
     def _out_dtype(X):
@@ -1192,19 +1195,38 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         return eps.to(param.device, param.dtype)
 
-    def _fill_gaps(self, X, n_importance_samples, rng=None):
+    def _fill_gaps(self, X, n_importance_samples, rng=None, shrinkage=None):
         """The rows of X (validated) in the model's units, float64, with every
-        missing entry filled by ``VAE.impute``: point estimates, or draws when
+        missing entry filled by ``VAE.impute``: point estimates (categories
+        shrunk by ``shrinkage``, in the model's column order), or draws when
         a numpy Generator ``rng`` is given."""
         seed = _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
         eps = self._shared_noise(n_importance_samples, seed)
+        if shrinkage is not None:
+            shrinkage = torch.as_tensor(shrinkage, dtype=torch.float32)
         return self._batched(
             X,
-            lambda m, u: m.impute(u, eps, rng),
+            lambda m, u: m.impute(u, eps, rng, shrinkage),
             self.n_features_in_,
             to_model=self.table_.to_model,
             rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
         )
+
+    def _predictive_check(self, U, truth, n_importance_samples, shrinkage=None, score=True):
+        """``VAE.predictive_check`` of model-unit rows U (with gaps) against
+        ``truth``: (point estimates, log predictive of the truth, 0 without
+        ``score``), each a float64 array of U's shape."""
+        eps = self._shared_noise(n_importance_samples, _SCORE_NOISE_SEED)
+        if shrinkage is not None:
+            shrinkage = torch.as_tensor(shrinkage, dtype=torch.float32)
+        d = U.shape[1]
+        out = self._batched(
+            np.hstack([U, truth]),
+            lambda m, a: m.predictive_check(a[:, :d], a[:, d:], eps, shrinkage, score),
+            2 * d,
+            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
+        )
+        return out[:, :d], out[:, d:]
 
     def sample(self, n_samples=1, random_state=None, noise="auto", latent="mixture"):
         """Generate new rows: codes z pushed through the decoder.

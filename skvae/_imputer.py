@@ -5,7 +5,9 @@ encoder is told which entries are missing and whose likelihood counts the
 observed ones only; training also hides a share of the observed entries from
 the encoder, so that the model learns to propose them from the rest.
 Imputations are importance-weighted over draws from q(z|x_obs) (MIWAE,
-Mattei and Frellsen 2019), not a single decoder pass.
+Mattei and Frellsen 2019), not a single decoder pass, and shrunk towards each
+column's training distribution by a weight fitted on the model's validation
+rows.
 """
 
 from numbers import Integral
@@ -23,6 +25,18 @@ from ._table import _is_frame
 # Share of the observed entries hidden from the encoder in each training batch
 # (their likelihood still counts): the model practises filling gaps.
 TRAIN_HIDE_RATE = 0.2
+
+# The shrinkage is fitted by hiding the validation rows' observed entries in
+# up to this many rounds, each entry in one round (so TRAIN_HIDE_RATE of them
+# in each): all of them on small tables.
+SHRINKAGE_ROUNDS = 5
+# ... within this many row passes (rows times rounds), on at most as many
+# validation rows: the shrinkage then costs a few epochs of training.
+SHRINKAGE_PASSES = 2000
+# The weights tried for a categorical column's mixture with its frequencies.
+CATEGORY_WEIGHTS = np.linspace(0.0, 1.0, 21)
+# The normal quantile of a one-sided test at the 5% level.
+SIGN_TEST_Z = 1.645
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):
@@ -62,6 +76,23 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         Draws of z from q(z | x_obs) per row, weighted by
         p(x_obs, z) / q(z | x_obs).
 
+    calibrate : bool, default=True
+        Shrink each column's point estimates towards what is known without
+        the row: a numeric estimate v becomes ``m + w * (v - m)``, m the
+        column's training mean; a categorical column's predictive
+        probabilities p become ``w * p + (1 - w) * f``, f its training
+        frequencies, before the most probable category is taken. The weight
+        w in [0, 1] (``shrinkage_``) is fitted per column after training, on
+        the model's validation rows (never trained on): their observed
+        entries are hidden in turn and filled, and w minimizes the squared
+        error (numeric) or maximizes the log-probability of the true category
+        (categorical). A model that predicts a column well keeps w near 1;
+        one that barely can gets w near 0, and the column's mean or most
+        frequent category, which it would otherwise miss. Needs the model's
+        ``early_stopping=True`` (the default), which holds those rows out;
+        without it, or with False here, w is 1. Draws of
+        ``sample_posterior`` are never shrunk.
+
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` to the output: one
         boolean column per feature that had missing values in fit.
@@ -80,6 +111,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     indicator_ : MissingIndicator or None
         The fitted indicator when ``add_indicator=True``.
+
+    shrinkage_ : ndarray of shape (n_features_in_,)
+        Each column's weight w of the model's estimate (see ``calibrate``).
+
+    statistics_ : ndarray of shape (n_features_in_,)
+        Each numeric column's training mean, in its units (counts of its
+        unit for datetime and timedelta columns), towards which its point
+        estimates shrink; NaN for categorical columns.
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -124,6 +163,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         "missing_values": [Integral, float, str, None],
         "sample_posterior": ["boolean"],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+        "calibrate": ["boolean"],
         "add_indicator": ["boolean"],
         "random_state": ["random_state"],
     }
@@ -135,6 +175,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         missing_values=np.nan,
         sample_posterior=False,
         n_importance_samples=50,
+        calibrate=True,
         add_indicator=False,
         random_state=None,
     ):
@@ -142,6 +183,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         self.missing_values = missing_values
         self.sample_posterior = sample_posterior
         self.n_importance_samples = n_importance_samples
+        self.calibrate = calibrate
         self.add_indicator = add_indicator
         self.random_state = random_state
 
@@ -177,7 +219,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             seed = check_random_state(self.random_state).randint(2**31 - 1)
             vae.set_params(random_state=int(seed))
         vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
+        validation = vae.__dict__.pop("_validation_index", None)
         self.vae_ = vae
+        self.shrinkage_, self.statistics_ = self._fit_shrinkage(vae, X, validation)
         self.n_features_in_ = vae.n_features_in_
         if hasattr(vae, "feature_names_in_"):
             self.feature_names_in_ = vae.feature_names_in_
@@ -218,9 +262,14 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             out = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
         if len(rows):
             gaps = X.iloc[rows] if _is_frame(X) else X[rows]
-            U = self.vae_._fill_gaps(gaps, self.n_importance_samples, rng)
+            toward = None
+            if rng is None and getattr(self, "shrinkage_", None) is not None:
+                order = self.vae_.table_.model_order()
+                toward = (self.shrinkage_[order], self.statistics_[order])
+            shrinkage = None if toward is None else toward[0]
+            U = self.vae_._fill_gaps(gaps, self.n_importance_samples, rng, shrinkage)
             dtype = None if _is_frame(X) else out.dtype
-            filled = self.vae_._to_data(U, dtype, "transform", "X")
+            filled = self.vae_._to_data(U, dtype, "transform", "X", toward)
             _put(out, filled, rows, missing[rows])
         if self.indicator_ is None:
             return out
@@ -232,6 +281,84 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         names = self.indicator_.get_feature_names_out(np.asarray(X.columns, dtype=object))
         flags = pd.DataFrame(indicators, columns=names)
         return pd.concat([out, flags.set_axis(out.index)], axis=1)
+
+    def _fit_shrinkage(self, vae, X, validation):
+        """(shrinkage_, statistics_): see ``calibrate``. The validation rows'
+        observed entries are hidden in rounds (never a row's only observed
+        entry) and filled from the rest of their row."""
+        table = vae.table_
+        X = vae._validated_X(X)
+        total, count = np.zeros(vae.n_features_in_), np.zeros(vae.n_features_in_)
+        for start in range(0, X.shape[0], 8192):  # in the model's column order
+            values = table.numeric_values(table.to_model(_take(X, slice(start, start + 8192))))
+            total += np.nansum(values, axis=0)
+            count += (~np.isnan(values)).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(count > 0, total / count, np.nan)
+        weights = np.ones(vae.n_features_in_)
+        if self.calibrate and validation is not None and len(validation):
+            rng = np.random.default_rng(check_random_state(vae.random_state).randint(2**31 - 1))
+            if len(validation) > SHRINKAGE_PASSES:
+                validation = np.sort(rng.choice(validation, SHRINKAGE_PASSES, replace=False))
+            truth = table.to_model(_take(X, validation))
+            observed = ~np.isnan(truth)
+            rounds = rng.integers(SHRINKAGE_ROUNDS, size=truth.shape)
+            rounds[observed.sum(axis=1) < 2] = -1  # a row's only observed entry stays
+            rounds[rounds >= max(1, SHRINKAGE_PASSES // len(validation))] = -1
+            hidden = observed & (rounds >= 0)
+            categories = [c for c in _category_log_frequencies(table) if hidden[:, c[0]].any()]
+            estimates, log_pred = self._hide_and_fill(vae, truth, rounds, score=bool(categories))
+            predicted, actual = table.numeric_values(estimates), table.numeric_values(truth)
+            for k in np.flatnonzero(hidden.any(axis=0) & ~np.isnan(means)):
+                rows = hidden[:, k]
+                p, t = predicted[rows, k] - means[k], actual[rows, k] - means[k]
+                if p @ p > 0:  # the least-squares weight of p for t
+                    weights[k] = float(np.clip((p @ t) / (p @ p), 0.0, 1.0))
+            if categories:
+                self._category_weights(vae, truth, rounds, log_pred, categories, weights)
+        order = table.model_order()
+        out_weights, out_means = np.empty_like(weights), np.empty_like(means)
+        out_weights[order], out_means[order] = weights, means
+        return out_weights, out_means
+
+    def _category_weights(self, vae, truth, rounds, log_pred, categories, weights):
+        """Set the weights of the categorical columns in ``weights`` (in the
+        model's column order): the mixture weight that gives the hidden true
+        categories the highest log-probability, kept only when the most
+        probable category under that mixture beats the most frequent one on
+        the entries where they differ, by a one-sided sign test at the 5%
+        level; else 0 (the most frequent category)."""
+        hidden = ~np.isnan(truth) & (rounds >= 0)
+        for k, log_freq in categories:
+            rows = hidden[:, k]
+            weights[k] = _best_mixture(log_pred[rows, k], log_freq[truth[rows, k].astype(int)])
+        estimates, _ = self._hide_and_fill(vae, truth, rounds, weights, score=False)
+        for k, log_freq in categories:
+            rows = hidden[:, k]
+            guess, true, top = estimates[rows, k], truth[rows, k], np.argmax(log_freq)
+            wins = np.sum((guess != top) & (guess == true))
+            losses = np.sum((guess != top) & (top == true))
+            if wins - losses <= SIGN_TEST_Z * np.sqrt(wins + losses):
+                weights[k] = 0.0
+
+    def _hide_and_fill(self, vae, truth, rounds, shrinkage=None, score=True):
+        """Hide the observed entries of ``truth`` (model units) whose round is
+        r, for each of the SHRINKAGE_ROUNDS r, and fill them from the rest of
+        their row: (point estimates, log predictive of the truth or 0s)."""
+        observed = ~np.isnan(truth)
+        estimates, log_pred = np.full(truth.shape, np.nan), np.zeros(truth.shape)
+        for r in range(SHRINKAGE_ROUNDS):
+            now = observed & (rounds == r)
+            keep = np.flatnonzero(now.any(axis=1))
+            if not len(keep):
+                continue
+            U = np.where(now[keep], np.nan, truth[keep])
+            est, lp = vae._predictive_check(
+                U, truth[keep], self.n_importance_samples, shrinkage, score
+            )
+            estimates[keep] = np.where(now[keep], est, estimates[keep])
+            log_pred[keep] = np.where(now[keep], lp, log_pred[keep])
+        return estimates, log_pred
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: the input's, then the indicators'.
@@ -285,3 +412,28 @@ def _put(out, filled, rows, missing) -> None:
     for j in np.flatnonzero(missing.any(axis=0)):
         hit = rows[missing[:, j]]
         out.iloc[hit, j] = filled.iloc[np.flatnonzero(missing[:, j]), j].to_numpy()
+
+
+def _take(X, rows):
+    """Rows of a validated X (an array or a DataFrame)."""
+    return X.iloc[rows] if _is_frame(X) else X[rows]
+
+
+def _category_log_frequencies(table):
+    """(model column, log training frequency of each category) for each
+    categorical column."""
+    start = 0
+    for (name, members), group in zip(table.layout, table.groups, strict=True):
+        if name == "categorical":
+            for j, freq in enumerate(group.stats["frequencies"]):
+                yield start + j, np.log(np.asarray(freq, dtype=np.float64))
+        start += len(members)
+
+
+def _best_mixture(log_p, log_f):
+    """The weight w of CATEGORY_WEIGHTS that maximizes
+    sum log(w * p + (1 - w) * f) over the entries."""
+    p, f = np.exp(log_p), np.exp(log_f)
+    with np.errstate(divide="ignore"):
+        scores = [np.log(w * p + (1 - w) * f).sum() for w in CATEGORY_WEIGHTS]
+    return float(CATEGORY_WEIGHTS[int(np.argmax(scores))])

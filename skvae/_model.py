@@ -273,7 +273,11 @@ class VAE(nn.Module):
         return log_w, decoded
 
     def impute(
-        self, x: torch.Tensor, eps: torch.Tensor, rng: np.random.Generator | None = None
+        self,
+        x: torch.Tensor,
+        eps: torch.Tensor,
+        rng: np.random.Generator | None = None,
+        shrinkage: torch.Tensor | None = None,
     ) -> np.ndarray:
         """x with its missing entries filled, observed ones kept, a float64 array.
 
@@ -281,21 +285,57 @@ class VAE(nn.Module):
         w_k proportional to p(x_obs, z_k) / q(z_k|x_obs), self-normalized
         importance sampling of p(z|x_obs) (Mattei and Frellsen, 2019). Without
         ``rng`` each gap gets its likelihood's point estimate under the mixture
-        sum_k w_k p(x|z_k) (means; the most probable category); with ``rng``
-        a draw: z_k picked with probability w_k, then x ~ p(x|z_k).
+        sum_k w_k p(x|z_k) (means; the most probable category, with the
+        training frequencies mixed in by ``shrinkage``, one weight per column);
+        with ``rng`` a draw: z_k picked with probability w_k, then x ~ p(x|z_k).
         """
         observed = ~torch.isnan(x)
         log_w, decoded = self._importance_weights(x, eps, observed)
-        weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
         if rng is None:
-            groups = self._groups(None, decoded)
-            parts = [lik.impute(rg, weights) for lik, _, rg in groups]
-            filled = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
-            filled = filled.cpu().double().numpy()
+            filled = self._point_estimates(log_w, decoded, shrinkage)
         else:
+            weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
             cdf = np.cumsum(weights.cpu().double().numpy(), axis=1)
             u = rng.random((len(cdf), 1)) * cdf[:, -1:]
             pick = torch.as_tensor(np.minimum((cdf < u).sum(1), len(eps) - 1))
             rows = torch.arange(len(pick))
             filled = self.draw(decoded[rows, pick.to(decoded.device)], rng)
         return np.where(observed.cpu().numpy(), x.cpu().double().numpy(), filled)
+
+    def _point_estimates(self, log_w, decoded, shrinkage=None) -> np.ndarray:
+        """Each group's point estimate under the mixture of the K decoder
+        outputs weighted by softmax(log_w), a float64 array."""
+        weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
+        shrink = [None] * len(self.likelihoods)
+        if shrinkage is not None:
+            shrink = _split(shrinkage.to(decoded.dtype), self._column_sizes)
+        groups = zip(self._groups(None, decoded), shrink, strict=True)
+        parts = [lik.impute(rg, weights, s) for (lik, _, rg), s in groups]
+        return (torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]).cpu().double().numpy()
+
+    def predictive_check(
+        self,
+        x: torch.Tensor,
+        truth: torch.Tensor,
+        eps: torch.Tensor,
+        shrinkage: torch.Tensor | None = None,
+        score: bool = True,
+    ):
+        """How the model fills x's gaps whose values ``truth`` holds, a float64
+        array ``(batch, 2 * n_features)``: the point estimates (as ``impute``),
+        then log sum_k w_k p(truth | z_k) per entry, the log-probability of
+        the true value under the importance-weighted predictive (0 where x or
+        truth is missing, and everywhere without ``score``). For fitting
+        ``shrinkage``.
+        """
+        observed = ~torch.isnan(x)
+        log_w, decoded = self._importance_weights(x, eps, observed)
+        estimates = self._point_estimates(log_w, decoded, shrinkage)
+        if not score:
+            return np.concatenate([estimates, np.zeros_like(estimates)], axis=1)
+        known = ~torch.isnan(truth) & ~observed
+        log_p = self.log_prob(truth[:, None, :], decoded, known[:, None, :])
+        log_w = torch.log_softmax(log_w.double(), dim=1).to(log_p.dtype)
+        log_pred = torch.logsumexp(log_w[..., None] + log_p, dim=1)
+        log_pred = torch.where(known, log_pred, 0.0).cpu().double().numpy()
+        return np.concatenate([estimates, log_pred], axis=1)

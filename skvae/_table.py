@@ -232,14 +232,23 @@ class Table:
             start = stop
         return out
 
-    def from_model(self, U: np.ndarray, dtype=np.float64):
+    def from_model(self, U: np.ndarray, dtype=np.float64, toward=None):
         """Model-unit rows back into the data's units: a DataFrame with the
-        training schema when fit saw one, else an array of ``dtype``."""
+        training schema when fit saw one, else an array of ``dtype``.
+
+        ``toward``: (weights, means), arrays in the model's column order; a
+        numeric column's values v become ``means + weights * (v - means)``
+        in the data's units (VAEImputer's shrinkage) before their types are
+        restored.
+        """
         values = [None] * self.n_features
         start = 0
         for (name, members), group in zip(self.layout, self.groups, strict=True):
             stop = start + len(members)
             block = LIKELIHOODS[name].from_model(U[:, start:stop], group.stats)
+            if toward is not None and name in _NUMERIC_LIKELIHOODS:
+                weights, means = (t[start:stop] for t in toward)
+                block = np.where(weights < 1, means + weights * (block - means), block)
             for k, j in enumerate(members):
                 values[j] = block[:, k]
             start = stop
@@ -250,6 +259,22 @@ class Table:
         return pd.DataFrame(
             {c.name: _restore(v, c) for c, v in zip(self.columns, values, strict=True)}
         )
+
+    def model_order(self) -> np.ndarray:
+        """The input column behind each column of the model's matrix."""
+        return np.concatenate([members for _, members in self.layout]).astype(np.intp)
+
+    def numeric_values(self, U: np.ndarray) -> np.ndarray:
+        """Model-unit rows as floats in the data's units (before types are
+        restored), in the model's column order; NaN in categorical columns."""
+        out = np.full(U.shape, np.nan)
+        start = 0
+        for (name, members), group in zip(self.layout, self.groups, strict=True):
+            stop = start + len(members)
+            if name in _NUMERIC_LIKELIHOODS:
+                out[:, start:stop] = LIKELIHOODS[name].from_model(U[:, start:stop], group.stats)
+            start = stop
+        return out
 
     def log_jacobian(self, X) -> np.ndarray:
         """log |d(model units) / d(data units)| per row, summed over columns."""

@@ -205,3 +205,75 @@ def test_missing_values_placeholder_and_indicator(wine_gaps):
 def test_imputer_pickles(frame, imputer):
     again = pickle.loads(pickle.dumps(imputer))
     pd.testing.assert_frame_equal(again.transform(frame), imputer.transform(frame))
+
+
+@pytest.fixture(scope="module")
+def signal_and_noise():
+    """Columns the others predict ('twin', 'side'), and one numeric ('noise')
+    and one categorical ('draw') column that nothing predicts."""
+    rng = np.random.RandomState(3)
+    n = 2000  # 200 validation rows: enough to tell signal from noise
+    x = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "x": x,
+            "twin": x + 0.05 * rng.normal(size=n),
+            "noise": rng.normal(5.0, 1.0, n),
+            "draw": pd.Categorical(rng.choice(["a", "b", "c"], n, p=[0.5, 0.25, 0.25])),
+            "side": np.where(x > 0, "right", "left"),
+        }
+    )
+    holes = _holes(df.shape, 0.2, 4)
+    for j, column in enumerate(df.columns):
+        df.loc[holes[:, j], column] = None
+    return df
+
+
+def _shrinking_pair(df, **options):
+    fitted = [
+        VAEImputer(
+            VAETransformer(n_components=2, hidden_layer_sizes=(32,), max_iter=30),
+            calibrate=calibrate,
+            random_state=0,
+            **options,
+        ).fit(df)
+        for calibrate in (True, False)
+    ]
+    return fitted
+
+
+def test_shrinkage_keeps_what_the_model_predicts_and_drops_what_it_cannot(signal_and_noise):
+    df = signal_and_noise
+    calibrated, plain = _shrinking_pair(df)
+    weights = dict(zip(df.columns, calibrated.shrinkage_, strict=True))
+    assert weights["twin"] > 0.9
+    assert weights["noise"] < 0.3
+    assert weights["draw"] == 0.0
+    assert weights["side"] > 0.5
+    np.testing.assert_array_equal(plain.shrinkage_, np.ones(5))
+    # the models are the same: only the point estimates move
+    filled, raw = calibrated.transform(df), plain.transform(df)
+    gaps = df["noise"].isna().to_numpy()
+    mean = df["noise"].mean()
+    np.testing.assert_allclose(calibrated.statistics_[2], mean)
+    expected = mean + weights["noise"] * (raw["noise"][gaps] - mean)
+    np.testing.assert_allclose(filled["noise"][gaps], expected)
+    # an unpredictable category is filled with the most frequent one, a
+    # predictable one from the rest of its row
+    assert (filled["draw"][df["draw"].isna()] == "a").all()
+    gaps = df["side"].isna() & df["x"].notna()
+    right = np.where(df["x"][gaps] > 0, "right", "left")
+    assert np.mean(filled["side"][gaps] == right) > 0.8  # the most frequent: 0.5
+    # draws for multiple imputation are the model's, never shrunk
+    calibrated.set_params(sample_posterior=True)
+    plain.set_params(sample_posterior=True)
+    pd.testing.assert_frame_equal(calibrated.transform(df), plain.transform(df))
+
+
+def test_shrinkage_needs_validation_rows_and_old_imputers_still_fill(wine_gaps):
+    vae = VAETransformer(n_components=2, early_stopping=False, **FAST)
+    imputer = VAEImputer(vae, random_state=0).fit(wine_gaps)
+    np.testing.assert_array_equal(imputer.shrinkage_, np.ones(wine_gaps.shape[1]))
+    filled = imputer.transform(wine_gaps)
+    del imputer.shrinkage_, imputer.statistics_  # as pickled before shrinkage existed
+    np.testing.assert_array_equal(imputer.transform(wine_gaps), filled)

@@ -90,11 +90,15 @@ class Categorical(Likelihood):
         code = (u.long().clamp(min=0) + self.offsets).expand(top.shape)
         return shifted.gather(-1, code) - total.log()
 
-    def impute(self, raw, weights):
-        # the most probable category under the mixture of K decoder outputs
+    def impute(self, raw, weights, shrinkage=None):
+        # the most probable category under the mixture of K decoder outputs,
+        # mixed with the training frequencies: lam * p + (1 - lam) * freq
         codes = []
-        for logits in self._blocks(raw):
+        priors = torch.split(self.log_prior.to(raw.dtype).exp(), self.sizes)
+        for j, logits in enumerate(self._blocks(raw)):
             probs = (weights.unsqueeze(-1) * torch.softmax(logits, dim=-1)).sum(-2)
+            if shrinkage is not None:
+                probs = shrinkage[j] * probs + (1 - shrinkage[j]) * priors[j]
             codes.append(probs.argmax(-1).to(raw.dtype))
         return torch.stack(codes, dim=-1)
 
