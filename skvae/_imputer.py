@@ -13,6 +13,7 @@ rows.
 from numbers import Integral
 
 import numpy as np
+from scipy.stats import binom
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.impute import MissingIndicator
 from sklearn.utils import check_random_state
@@ -35,8 +36,8 @@ SHRINKAGE_ROUNDS = 5
 SHRINKAGE_PASSES = 2000
 # The weights tried for a categorical column's mixture with its frequencies.
 CATEGORY_WEIGHTS = np.linspace(0.0, 1.0, 21)
-# The normal quantile of a one-sided test at the 5% level.
-SIGN_TEST_Z = 1.645
+# The level of the one-sided sign test that keeps a categorical column's guesses.
+SIGN_TEST_LEVEL = 0.05
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):
@@ -86,7 +87,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         the model's validation rows (never trained on): their observed
         entries are hidden in turn and filled, and w minimizes the squared
         error (numeric) or maximizes the log-probability of the true category
-        (categorical). A model that predicts a column well keeps w near 1;
+        (categorical; kept only when, where its guesses differ from the most
+        frequent category, an exact one-sided sign test at the 5% level finds
+        them right more often, else 0). A model that predicts a column well keeps w near 1;
         one that barely can gets w near 0, and the column's mean or most
         frequent category, which it would otherwise miss. Needs the model's
         ``early_stopping=True`` (the default), which holds those rows out;
@@ -326,8 +329,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         model's column order): the mixture weight that gives the hidden true
         categories the highest log-probability, kept only when the most
         probable category under that mixture beats the most frequent one on
-        the entries where they differ, by a one-sided sign test at the 5%
-        level; else 0 (the most frequent category)."""
+        the entries where they differ, by an exact one-sided sign test at the
+        5% level; else 0 (the most frequent category)."""
         hidden = ~np.isnan(truth) & (rounds >= 0)
         for k, log_freq in categories:
             rows = hidden[:, k]
@@ -338,7 +341,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             guess, true, top = estimates[rows, k], truth[rows, k], np.argmax(log_freq)
             wins = np.sum((guess != top) & (guess == true))
             losses = np.sum((guess != top) & (top == true))
-            if wins - losses <= SIGN_TEST_Z * np.sqrt(wins + losses):
+            # exact: P(at least `wins` of the wins + losses) for a fair coin
+            if binom.sf(wins - 1, wins + losses, 0.5) >= SIGN_TEST_LEVEL:
                 weights[k] = 0.0
 
     def _hide_and_fill(self, vae, truth, rounds, shrinkage=None, score=True):
