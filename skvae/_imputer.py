@@ -86,15 +86,15 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         w in [0, 1] (``shrinkage_``) is fitted per column after training, on
         the model's validation rows (never trained on): their observed
         entries are hidden in turn and filled, and w minimizes the squared
-        error (numeric) or maximizes the log-probability of the true category
-        (categorical; kept only when, where its guesses differ from the most
-        frequent category, an exact one-sided sign test at the 5% level finds
-        them right more often, else 0). A model that predicts a column well keeps w near 1;
-        one that barely can gets w near 0, and the column's mean or most
-        frequent category, which it would otherwise miss. Needs the model's
-        ``early_stopping=True`` (the default), which holds those rows out;
-        without it, or with False here, w is 1. Draws of
-        ``sample_posterior`` are never shrunk.
+        error (numeric) or maximizes the log-probability of the true
+        categories (categorical; kept only when, where its guesses differ
+        from the most frequent category, an exact one-sided sign test at the
+        5% level finds them right more often, else 0). A model that predicts
+        a column well keeps w near 1; one that barely can gets w near 0, and
+        the column's mean or most frequent category, which it would otherwise
+        miss. Needs the model's ``early_stopping=True`` (the default), which
+        holds those rows out; without it, or with False here, w is 1. Draws
+        of ``sample_posterior`` are never shrunk.
 
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` to the output: one
