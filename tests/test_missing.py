@@ -277,3 +277,23 @@ def test_shrinkage_needs_validation_rows_and_old_imputers_still_fill(wine_gaps):
     filled = imputer.transform(wine_gaps)
     del imputer.shrinkage_, imputer.statistics_  # as pickled before shrinkage existed
     np.testing.assert_array_equal(imputer.transform(wine_gaps), filled)
+
+
+def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer):
+    """VAE.predictive_check's log-probability of the true value, tried with each
+    category of a hidden column in turn, is a distribution over the categories;
+    its point estimate is the most probable of them."""
+    vae = imputer.vae_
+    U = vae.table_.to_model(frame.iloc[:40])
+    k = list(vae.table_.model_order()).index(list(frame.columns).index("city"))
+    hidden = U.copy()
+    hidden[:, k] = np.nan
+    probabilities = []
+    for code in range(3):  # paris, lyon, nice
+        truth = U.copy()
+        truth[:, k] = code
+        estimates, log_pred = vae._predictive_check(hidden, truth, 50)
+        probabilities.append(np.exp(log_pred[:, k]))
+    probabilities = np.column_stack(probabilities)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(estimates[:, k], probabilities.argmax(axis=1))
