@@ -10,6 +10,7 @@ column's training distribution by a weight fitted on the model's validation
 rows.
 """
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -38,6 +39,14 @@ SHRINKAGE_PASSES = 2000
 CATEGORY_WEIGHTS = np.linspace(0.0, 1.0, 21)
 # The level of the one-sided sign test that keeps a categorical column's guesses.
 SIGN_TEST_LEVEL = 0.05
+# Below this many rows the validation rows are too few to fit the shrinkage on
+# (airquality's nine): it is fitted on every row instead, each filled by one of
+# CROSS_FIT_FOLDS extra fits on the other folds (cross-fitting), when the data
+# holds at most CROSS_FIT_ENTRIES entries, where those fits take seconds (500
+# MNIST images would take five times as long to fit).
+CROSS_FIT_ROWS = 1000
+CROSS_FIT_ENTRIES = 50_000
+CROSS_FIT_FOLDS = 5
 
 
 class VAEImputer(TransformerMixin, BaseEstimator):
@@ -83,18 +92,21 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         column's training mean; a categorical column's predictive
         probabilities p become ``w * p + (1 - w) * f``, f its training
         frequencies, before the most probable category is taken. The weight
-        w in [0, 1] (``shrinkage_``) is fitted per column after training, on
-        the model's validation rows (never trained on): their observed
-        entries are hidden in turn and filled, and w minimizes the squared
-        error (numeric) or maximizes the log-probability of the true
-        categories (categorical; kept only when, where its guesses differ
-        from the most frequent category, an exact one-sided sign test at the
-        5% level finds them right more often, else 0). A model that predicts
-        a column well keeps w near 1; one that barely can gets w near 0, and
-        the column's mean or most frequent category, which it would otherwise
-        miss. Needs the model's ``early_stopping=True`` (the default), which
-        holds those rows out; without it, or with False here, w is 1. Draws
-        of ``sample_posterior`` are never shrunk.
+        w in [0, 1] (``shrinkage_``) is fitted per column after training:
+        rows the model never trained on have their observed entries hidden
+        in turn and filled, and w minimizes the squared error (numeric) or
+        maximizes the log-probability of the true categories (categorical;
+        kept only when, where its guesses differ from the most frequent
+        category, an exact one-sided sign test at the 5% level finds them
+        right more often, else 0). Those rows are the model's validation
+        rows, or on small data (below 1,000 rows and 50,000 entries) every
+        row, each filled by one of 5 extra fits on the other rows
+        (cross-fitting). A model that predicts a column well keeps w near 1;
+        one that barely can gets w near 0, and the column's mean or most
+        frequent category, which it would otherwise miss. Beyond small data
+        it needs the model's ``early_stopping=True`` (the default), which
+        holds the validation rows out; without it, or with False here, w is
+        1. Draws of ``sample_posterior`` are never shrunk.
 
     add_indicator : bool, default=False
         Append a :class:`~sklearn.impute.MissingIndicator` to the output: one
@@ -286,9 +298,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         return pd.concat([out, flags.set_axis(out.index)], axis=1)
 
     def _fit_shrinkage(self, vae, X, validation):
-        """(shrinkage_, statistics_): see ``calibrate``. The validation rows'
-        observed entries are hidden in rounds (never a row's only observed
-        entry) and filled from the rest of their row."""
+        """(shrinkage_, statistics_): see ``calibrate``. Rows whose values are
+        known (the validation rows, or every row of a small X) have their
+        observed entries hidden in rounds (never a row's only observed entry)
+        and filled from the rest of their row by a model that never trained
+        on them."""
         table = vae.table_
         X = vae._validated_X(X)
         total, count = np.zeros(vae.n_features_in_), np.zeros(vae.n_features_in_)
@@ -299,18 +313,28 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(count > 0, total / count, np.nan)
         weights = np.ones(vae.n_features_in_)
-        if self.calibrate and validation is not None and len(validation):
-            rng = np.random.default_rng(check_random_state(vae.random_state).randint(2**31 - 1))
+        rng = np.random.default_rng(check_random_state(vae.random_state).randint(2**31 - 1))
+        fillers = None
+        small = X.shape[0] < CROSS_FIT_ROWS and X.shape[0] * X.shape[1] <= CROSS_FIT_ENTRIES
+        if self.calibrate and small:
+            fillers = self._cross_fitted(vae, X, rng)
+        if self.calibrate and fillers is None and validation is not None and len(validation):
             if len(validation) > SHRINKAGE_PASSES:
                 validation = np.sort(rng.choice(validation, SHRINKAGE_PASSES, replace=False))
-            truth = table.to_model(_take(X, validation))
+            fillers = [(vae, validation)]
+        if fillers is not None:
+            rows = np.concatenate([r for _, r in fillers])
+            fillers = [(model, np.flatnonzero(np.isin(rows, r))) for model, r in fillers]
+            truth = table.to_model(_take(X, rows))
             observed = ~np.isnan(truth)
             rounds = rng.integers(SHRINKAGE_ROUNDS, size=truth.shape)
             rounds[observed.sum(axis=1) < 2] = -1  # a row's only observed entry stays
-            rounds[rounds >= max(1, SHRINKAGE_PASSES // len(validation))] = -1
+            rounds[rounds >= max(1, SHRINKAGE_PASSES // len(rows))] = -1
             hidden = observed & (rounds >= 0)
             categories = [c for c in _category_log_frequencies(table) if hidden[:, c[0]].any()]
-            estimates, log_pred = self._hide_and_fill(vae, truth, rounds, score=bool(categories))
+            estimates, log_pred = self._hide_and_fill(
+                fillers, truth, rounds, score=bool(categories)
+            )
             predicted, actual = table.numeric_values(estimates), table.numeric_values(truth)
             for k in np.flatnonzero(hidden.any(axis=0) & ~np.isnan(means)):
                 rows = hidden[:, k]
@@ -318,13 +342,34 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 if p @ p > 0:  # the least-squares weight of p for t
                     weights[k] = float(np.clip((p @ t) / (p @ p), 0.0, 1.0))
             if categories:
-                self._category_weights(vae, truth, rounds, log_pred, categories, weights)
+                self._category_weights(fillers, truth, rounds, log_pred, categories, weights)
         order = table.model_order()
         out_weights, out_means = np.empty_like(weights), np.empty_like(means)
         out_weights[order], out_means[order] = weights, means
         return out_weights, out_means
 
-    def _category_weights(self, vae, truth, rounds, log_pred, categories, weights):
+    def _cross_fitted(self, vae, X, rng):
+        """(model, rows) for CROSS_FIT_FOLDS folds of X's rows: each model
+        fitted as ``vae`` was, on the other folds. None when a fold leaves a
+        column without any observed value (the model then refuses it): the
+        validation rows are used instead."""
+        folds = np.array_split(rng.permutation(X.shape[0]), CROSS_FIT_FOLDS)
+        fillers = []
+        for fold in folds:
+            model = clone(vae)
+            rest = np.sort(np.setdiff1d(np.arange(X.shape[0]), fold))
+            try:
+                with warnings.catch_warnings():  # the fit of vae itself said it already
+                    warnings.simplefilter("ignore")
+                    model._fit_or_restore(
+                        _take(X, rest), missing_indicators=True, hide_rate=TRAIN_HIDE_RATE
+                    )
+            except ValueError:
+                return None
+            fillers.append((model, np.sort(fold)))
+        return fillers
+
+    def _category_weights(self, fillers, truth, rounds, log_pred, categories, weights):
         """Set the weights of the categorical columns in ``weights`` (in the
         model's column order): the mixture weight that gives the hidden true
         categories the highest log-probability, kept only when the most
@@ -335,7 +380,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         for k, log_freq in categories:
             rows = hidden[:, k]
             weights[k] = _best_mixture(log_pred[rows, k], log_freq[truth[rows, k].astype(int)])
-        estimates, _ = self._hide_and_fill(vae, truth, rounds, weights, score=False)
+        estimates, _ = self._hide_and_fill(fillers, truth, rounds, weights, score=False)
         for k, log_freq in categories:
             rows = hidden[:, k]
             guess, true, top = estimates[rows, k], truth[rows, k], np.argmax(log_freq)
@@ -345,23 +390,25 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             if binom.sf(wins - 1, wins + losses, 0.5) >= SIGN_TEST_LEVEL:
                 weights[k] = 0.0
 
-    def _hide_and_fill(self, vae, truth, rounds, shrinkage=None, score=True):
+    def _hide_and_fill(self, fillers, truth, rounds, shrinkage=None, score=True):
         """Hide the observed entries of ``truth`` (model units) whose round is
         r, for each of the SHRINKAGE_ROUNDS r, and fill them from the rest of
-        their row: (point estimates, log predictive of the truth or 0s)."""
+        their row, each row by its model of ``fillers`` ((model, rows of
+        truth) pairs): (point estimates, log predictive of the truth or 0s)."""
         observed = ~np.isnan(truth)
         estimates, log_pred = np.full(truth.shape, np.nan), np.zeros(truth.shape)
         for r in range(SHRINKAGE_ROUNDS):
             now = observed & (rounds == r)
-            keep = np.flatnonzero(now.any(axis=1))
-            if not len(keep):
-                continue
-            U = np.where(now[keep], np.nan, truth[keep])
-            est, lp = vae._predictive_check(
-                U, truth[keep], self.n_importance_samples, shrinkage, score
-            )
-            estimates[keep] = np.where(now[keep], est, estimates[keep])
-            log_pred[keep] = np.where(now[keep], lp, log_pred[keep])
+            for model, rows in fillers:
+                keep = rows[now[rows].any(axis=1)]
+                if not len(keep):
+                    continue
+                U = np.where(now[keep], np.nan, truth[keep])
+                est, lp = model._predictive_check(
+                    U, truth[keep], self.n_importance_samples, shrinkage, score
+                )
+                estimates[keep] = np.where(now[keep], est, estimates[keep])
+                log_pred[keep] = np.where(now[keep], lp, log_pred[keep])
         return estimates, log_pred
 
     def get_feature_names_out(self, input_features=None):

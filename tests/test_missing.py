@@ -270,13 +270,31 @@ def test_shrinkage_keeps_what_the_model_predicts_and_drops_what_it_cannot(signal
     pd.testing.assert_frame_equal(calibrated.transform(df), plain.transform(df))
 
 
-def test_shrinkage_needs_validation_rows_and_old_imputers_still_fill(wine_gaps):
+def test_small_data_fits_the_shrinkage_by_cross_fitting(signal_and_noise):
+    # 600 rows: below CROSS_FIT_ROWS, every row is filled by a model fitted on
+    # the other folds, so the weights need no validation rows
+    vae = VAETransformer(
+        n_components=2, hidden_layer_sizes=(32,), max_iter=30, early_stopping=False
+    )
+    imputer = VAEImputer(vae, random_state=0).fit(signal_and_noise.iloc[:600])
+    weights = dict(zip(signal_and_noise.columns, imputer.shrinkage_, strict=True))
+    assert weights["twin"] > 0.9
+    assert weights["noise"] < 0.3
+    assert weights["draw"] == 0.0
+
+
+def test_without_validation_rows_large_data_is_not_shrunk(signal_and_noise):
     vae = VAETransformer(n_components=2, early_stopping=False, **FAST)
+    imputer = VAEImputer(vae, random_state=0).fit(signal_and_noise)
+    np.testing.assert_array_equal(imputer.shrinkage_, np.ones(signal_and_noise.shape[1]))
+
+
+def test_an_imputer_pickled_before_the_shrinkage_fills_without_it(wine_gaps):
+    vae = VAETransformer(n_components=2, **FAST)
+    plain = VAEImputer(vae, calibrate=False, random_state=0).fit(wine_gaps)
     imputer = VAEImputer(vae, random_state=0).fit(wine_gaps)
-    np.testing.assert_array_equal(imputer.shrinkage_, np.ones(wine_gaps.shape[1]))
-    filled = imputer.transform(wine_gaps)
-    del imputer.shrinkage_, imputer.statistics_  # as pickled before shrinkage existed
-    np.testing.assert_array_equal(imputer.transform(wine_gaps), filled)
+    del imputer.shrinkage_, imputer.statistics_  # as pickled before they existed
+    np.testing.assert_array_equal(imputer.transform(wine_gaps), plain.transform(wine_gaps))
 
 
 def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer):
