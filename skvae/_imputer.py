@@ -356,7 +356,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         folds = np.array_split(rng.permutation(X.shape[0]), CROSS_FIT_FOLDS)
         fillers = []
         for fold in folds:
-            model = clone(vae)
+            model = clone(vae).set_params(verbose=0)  # progress is reported by vae's own fit
             rest = np.sort(np.setdiff1d(np.arange(X.shape[0]), fold))
             try:
                 with warnings.catch_warnings():  # the fit of vae itself said it already

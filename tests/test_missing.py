@@ -315,3 +315,10 @@ def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer
     probabilities = np.column_stack(probabilities)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(estimates[:, k], probabilities.argmax(axis=1))
+
+
+def test_cross_fitting_fits_report_no_progress_of_their_own(wine_gaps, capsys):
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=3, verbose=2)
+    VAEImputer(vae, random_state=0).fit(wine_gaps)
+    out = capsys.readouterr()
+    assert (out.out + out.err).count("Epoch ") == 3  # vae's own fit, not its five folds'
