@@ -351,20 +351,30 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     def _cross_fitted(self, vae, X, rng):
         """(model, rows) for CROSS_FIT_FOLDS folds of X's rows: each model
         fitted as ``vae`` was, on the other folds. None when a fold leaves a
-        column without any observed value (the model then refuses it): the
-        validation rows are used instead."""
+        column without any observed value (the model then refuses it) or a
+        fold's fit is interrupted (KeyboardInterrupt): the validation rows
+        are used instead."""
         folds = np.array_split(rng.permutation(X.shape[0]), CROSS_FIT_FOLDS)
         fillers = []
         for fold in folds:
             model = clone(vae).set_params(verbose=0)  # progress is reported by vae's own fit
             rest = np.sort(np.setdiff1d(np.arange(X.shape[0]), fold))
             try:
-                with warnings.catch_warnings():  # the fit of vae itself said it already
-                    warnings.simplefilter("ignore")
+                # vae's own fit has given the warnings a fit of these data gives
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
                     model._fit_or_restore(
                         _take(X, rest), missing_indicators=True, hide_rate=TRAIN_HIDE_RATE
                     )
             except ValueError:
+                return None
+            if any(str(w.message).startswith("fit was interrupted") for w in caught):
+                warnings.warn(
+                    "VAEImputer: the cross-fitting was interrupted; the shrinkage is "
+                    "fitted on the model's validation rows instead.",
+                    UserWarning,
+                    stacklevel=4,
+                )
                 return None
             fillers.append((model, np.sort(fold)))
         return fillers

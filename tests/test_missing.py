@@ -322,3 +322,23 @@ def test_cross_fitting_fits_report_no_progress_of_their_own(wine_gaps, capsys):
     VAEImputer(vae, random_state=0).fit(wine_gaps)
     out = capsys.readouterr()
     assert (out.out + out.err).count("Epoch ") == 3  # vae's own fit, not its five folds'
+
+
+def test_an_interrupted_cross_fitting_falls_back_to_the_validation_rows(wine_gaps, monkeypatch):
+    import skvae._estimator as estimator
+
+    real_train, calls = estimator.train, []
+
+    def train(*args, **kwargs):  # every fit after vae's own is "interrupted" (Ctrl-C)
+        result = real_train(*args, **kwargs)
+        calls.append(1)
+        result.interrupted = len(calls) > 1
+        return result
+
+    monkeypatch.setattr(estimator, "train", train)
+    imputer = VAEImputer(VAETransformer(n_components=2, **FAST), random_state=0)
+    with pytest.warns(UserWarning, match="cross-fitting was interrupted"):
+        imputer.fit(wine_gaps)
+    assert len(calls) == 2  # vae's fit, then the first fold's
+    assert imputer.shrinkage_.shape == (wine_gaps.shape[1],)
+    assert not np.isnan(imputer.transform(wine_gaps)).any()
