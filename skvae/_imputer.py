@@ -336,11 +336,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 fillers, truth, rounds, score=bool(categories)
             )
             predicted, actual = table.numeric_values(estimates), table.numeric_values(truth)
-            for k in np.flatnonzero(hidden.any(axis=0) & ~np.isnan(means)):
-                rows = hidden[:, k]
-                p, t = predicted[rows, k] - means[k], actual[rows, k] - means[k]
-                if p @ p > 0:  # the least-squares weight of p for t
-                    weights[k] = float(np.clip((p @ t) / (p @ p), 0.0, 1.0))
+            _least_squares_weights(predicted - means, actual - means, hidden, weights)
             if categories:
                 self._category_weights(fillers, truth, rounds, log_pred, categories, weights)
         order = table.model_order()
@@ -388,12 +384,13 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         5% level; else 0 (the most frequent category)."""
         hidden = ~np.isnan(truth) & (rounds >= 0)
         for k, log_freq in categories:
-            rows = hidden[:, k]
-            weights[k] = _best_mixture(log_pred[rows, k], log_freq[truth[rows, k].astype(int)])
+            entries = hidden[:, k]
+            true = truth[entries, k].astype(int)
+            weights[k] = _best_mixture(log_pred[entries, k], log_freq[true])
         estimates, _ = self._hide_and_fill(fillers, truth, rounds, weights, score=False)
         for k, log_freq in categories:
-            rows = hidden[:, k]
-            guess, true, top = estimates[rows, k], truth[rows, k], np.argmax(log_freq)
+            entries = hidden[:, k]
+            guess, true, top = estimates[entries, k], truth[entries, k], np.argmax(log_freq)
             wins = np.sum((guess != top) & (guess == true))
             losses = np.sum((guess != top) & (top == true))
             # exact: P(at least `wins` of the wins + losses) for a fair coin
@@ -489,6 +486,18 @@ def _category_log_frequencies(table):
             for j, freq in enumerate(group.stats["frequencies"]):
                 yield start + j, np.log(np.asarray(freq, dtype=np.float64))
         start += len(members)
+
+
+def _least_squares_weights(p, t, hidden, weights):
+    """Set ``weights[k]`` to the least-squares weight of column k of p for t
+    (estimates and truths around the column's mean) on its ``hidden``
+    entries, clipped to [0, 1], for every column with such entries and
+    estimates not all at the mean; NaN columns (categorical) are left."""
+    for k in np.flatnonzero(hidden.any(axis=0) & ~np.isnan(p).all(axis=0)):
+        entries = hidden[:, k]
+        pk, tk = p[entries, k], t[entries, k]
+        if pk @ pk > 0:
+            weights[k] = float(np.clip((pk @ tk) / (pk @ pk), 0.0, 1.0))
 
 
 def _best_mixture(log_p, log_f):
