@@ -170,7 +170,12 @@ def _resolve_device(device) -> torch.device:
     return resolved
 
 
-def _rows(A, rows: slice):
+# How the warning of an interrupted fit begins (VAEImputer's cross-fitting looks for it).
+INTERRUPTED = "fit was interrupted"
+
+
+def _rows(A, rows):
+    """Rows of an array or a DataFrame: a slice or an index array."""
     return A.iloc[rows] if hasattr(A, "iloc") else A[rows]
 
 
@@ -712,7 +717,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         if result.interrupted:
             warnings.warn(
-                f"fit was interrupted after {result.n_iter} epochs; keeping the "
+                f"{INTERRUPTED} after {result.n_iter} epochs; keeping the "
                 f"weights of epoch {result.best_epoch}. The estimator is usable; call "
                 f"fit again (warm_start=True continues) to train further.",
                 UserWarning,

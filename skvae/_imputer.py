@@ -21,7 +21,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import VAETransformer
+from ._estimator import INTERRUPTED, VAETransformer, _rows
+from ._likelihoods.gaussian import _observed_sums
 from ._table import _is_frame
 
 # Share of the observed entries hidden from the encoder in each training batch
@@ -42,8 +43,10 @@ SIGN_TEST_LEVEL = 0.05
 # Below this many rows the validation rows are too few to fit the shrinkage on
 # (airquality's nine): it is fitted on every row instead, each filled by one of
 # CROSS_FIT_FOLDS extra fits on the other folds (cross-fitting), when the data
-# holds at most CROSS_FIT_ENTRIES entries, where those fits take seconds (500
-# MNIST images would take five times as long to fit).
+# holds at most CROSS_FIT_ENTRIES entries, where those fits take seconds
+# (airquality's fit: 0.6-1.3 s without them, 3.6-4.9 s with them, in
+# impute_airquality_seeds.md before and after; bench_impute's pilot on 500
+# MNIST images did not finish within 40 s with them).
 CROSS_FIT_ROWS = 1000
 CROSS_FIT_ENTRIES = 50_000
 CROSS_FIT_FOLDS = 5
@@ -276,13 +279,12 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         else:
             out = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
         if len(rows):
-            gaps = X.iloc[rows] if _is_frame(X) else X[rows]
-            toward = None
+            shrinkage = toward = None  # draws are never shrunk; older pickles have no weights
             if rng is None and getattr(self, "shrinkage_", None) is not None:
                 order = self.vae_.table_.model_order()
-                toward = (self.shrinkage_[order], self.statistics_[order])
-            shrinkage = None if toward is None else toward[0]
-            U = self.vae_._fill_gaps(gaps, self.n_importance_samples, rng, shrinkage)
+                shrinkage = self.shrinkage_[order]
+                toward = (shrinkage, self.statistics_[order])
+            U = self.vae_._fill_gaps(_rows(X, rows), self.n_importance_samples, rng, shrinkage)
             dtype = None if _is_frame(X) else out.dtype
             filled = self.vae_._to_data(U, dtype, "transform", "X", toward)
             _put(out, filled, rows, missing[rows])
@@ -307,9 +309,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         X = vae._validated_X(X)
         total, count = np.zeros(vae.n_features_in_), np.zeros(vae.n_features_in_)
         for start in range(0, X.shape[0], 8192):  # in the model's column order
-            values = table.numeric_values(table.to_model(_take(X, slice(start, start + 8192))))
-            total += np.nansum(values, axis=0)
-            count += (~np.isnan(values)).sum(axis=0)
+            values = table.numeric_values(table.to_model(_rows(X, slice(start, start + 8192))))
+            sums, observed = _observed_sums(values)
+            total, count = total + sums, count + observed
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(count > 0, total / count, np.nan)
         weights = np.ones(vae.n_features_in_)
@@ -325,7 +327,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if fillers is not None:
             rows = np.concatenate([r for _, r in fillers])
             fillers = [(model, np.flatnonzero(np.isin(rows, r))) for model, r in fillers]
-            truth = table.to_model(_take(X, rows))
+            truth = table.to_model(_rows(X, rows))
             observed = ~np.isnan(truth)
             rounds = rng.integers(SHRINKAGE_ROUNDS, size=truth.shape)
             rounds[observed.sum(axis=1) < 2] = -1  # a row's only observed entry stays
@@ -360,11 +362,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     model._fit_or_restore(
-                        _take(X, rest), missing_indicators=True, hide_rate=TRAIN_HIDE_RATE
+                        _rows(X, rest), missing_indicators=True, hide_rate=TRAIN_HIDE_RATE
                     )
             except ValueError:
                 return None
-            if any(str(w.message).startswith("fit was interrupted") for w in caught):
+            if any(str(w.message).startswith(INTERRUPTED) for w in caught):
                 warnings.warn(
                     "VAEImputer: the cross-fitting was interrupted; the shrinkage is "
                     "fitted on the model's validation rows instead.",
@@ -470,11 +472,6 @@ def _put(out, filled, rows, missing) -> None:
     for j in np.flatnonzero(missing.any(axis=0)):
         hit = rows[missing[:, j]]
         out.iloc[hit, j] = filled.iloc[np.flatnonzero(missing[:, j]), j].to_numpy()
-
-
-def _take(X, rows):
-    """Rows of a validated X (an array or a DataFrame)."""
-    return X.iloc[rows] if _is_frame(X) else X[rows]
 
 
 def _category_log_frequencies(table):

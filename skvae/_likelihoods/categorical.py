@@ -94,7 +94,8 @@ class Categorical(Likelihood):
         # the most probable category under the mixture of K decoder outputs,
         # mixed with the training frequencies: lam * p + (1 - lam) * freq
         codes = []
-        priors = torch.split(self.log_prior.to(raw.dtype).exp(), self.sizes)
+        if shrinkage is not None:
+            priors = torch.split(self.log_prior.to(raw.dtype).exp(), self.sizes)
         for j, logits in enumerate(self._blocks(raw)):
             probs = (weights.unsqueeze(-1) * torch.softmax(logits, dim=-1)).sum(-2)
             if shrinkage is not None:
