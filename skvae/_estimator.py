@@ -1042,11 +1042,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 out[start : start + rows_per_batch] = result
         return out
 
-    def _to_data(self, U, dtype, method, what, toward=None):
+    def _to_data(self, U, dtype, method, what, toward=None, estimates=False):
         """Model-unit rows into X's units and types (checked finite first);
-        ``toward``: see ``Table.from_model``."""
+        ``toward`` and ``estimates``: see ``Table.from_model``."""
         self._finite(U, method, what)
-        return self.table_.from_model(U, dtype=dtype, toward=toward)
+        return self.table_.from_model(U, dtype=dtype, toward=toward, estimates=estimates)
 
     @staticmethod
     def _out_dtype(X):

@@ -80,10 +80,15 @@ class VAEImputer(TransformerMixin, BaseEstimator):
     sample_posterior : bool, default=False
         False: each gap gets the point estimate, the mean of its column (the
         most probable category) under p(x | x_obs), estimated with
-        ``n_importance_samples`` importance-weighted draws of z. True: each
-        gap gets a draw from that distribution instead, for multiple
-        imputation; rows are drawn jointly, so the filled entries of a row
-        are consistent with each other.
+        ``n_importance_samples`` importance-weighted draws of z. A
+        DataFrame's float columns keep the estimate's precision, as an
+        array's do (a column of whole numbers gets fractional estimates,
+        as from IterativeImputer: rounding them would add error); integer,
+        date and time columns are rounded to their dtype's or their training
+        unit. True: each gap gets a draw from that distribution instead, for
+        multiple imputation, rounded like the column's training values;
+        rows are drawn jointly, so the filled entries of a row are
+        consistent with each other.
 
     n_importance_samples : int, default=50
         Draws of z from q(z | x_obs) per row, weighted by
@@ -286,7 +291,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 toward = (shrinkage, self.statistics_[order])
             U = self.vae_._fill_gaps(_rows(X, rows), self.n_importance_samples, rng, shrinkage)
             dtype = None if _is_frame(X) else out.dtype
-            filled = self.vae_._to_data(U, dtype, "transform", "X", toward)
+            point = rng is None  # estimates keep their precision; draws are rounded as data
+            filled = self.vae_._to_data(U, dtype, "transform", "X", toward, estimates=point)
             _put(out, filled, rows, missing[rows])
         if self.indicator_ is None:
             return out

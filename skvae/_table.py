@@ -232,7 +232,7 @@ class Table:
             start = stop
         return out
 
-    def from_model(self, U: np.ndarray, dtype=np.float64, toward=None):
+    def from_model(self, U: np.ndarray, dtype=np.float64, toward=None, estimates=False):
         """Model-unit rows back into the data's units: a DataFrame with the
         training schema when fit saw one, else an array of ``dtype``.
 
@@ -240,6 +240,13 @@ class Table:
         numeric column's values v become ``means + weights * (v - means)``
         in the data's units (VAEImputer's shrinkage) before their types are
         restored.
+
+        ``estimates``: the rows are estimates (VAEImputer's conditional
+        means), not values of the data: a DataFrame's float columns keep
+        their precision instead of coming back rounded to their training
+        decimal places, which would add error to each estimate (as an
+        array's columns do; integer columns are still rounded, their dtype
+        holds nothing else).
         """
         values = [None] * self.n_features
         start = 0
@@ -257,7 +264,7 @@ class Table:
         import pandas as pd
 
         return pd.DataFrame(
-            {c.name: _restore(v, c) for c, v in zip(self.columns, values, strict=True)}
+            {c.name: _restore(v, c, estimates) for c, v in zip(self.columns, values, strict=True)}
         )
 
     def model_order(self) -> np.ndarray:
@@ -620,10 +627,11 @@ def _scaling(scaling: str, values: np.ndarray) -> str:
     return "global" if np.median(spans) >= GLOBAL_RANGE_SHARE * spans.max() else "feature"
 
 
-def _restore(values: np.ndarray, column: Column):
+def _restore(values: np.ndarray, column: Column, estimates: bool = False):
     """One output column in the training dtype: integers rounded, floats to
-    their training decimal places, columns that were non-negative in fit kept
-    non-negative, categories as categories."""
+    their training decimal places (unless they are ``estimates``), columns
+    that were non-negative in fit kept non-negative, categories as
+    categories."""
     import pandas as pd
 
     if column.kind == "bool":
@@ -639,7 +647,7 @@ def _restore(values: np.ndarray, column: Column):
         values = np.round(values)
         if column.likelihood == "gaussian":
             values = np.clip(values, column.minimum, column.maximum)
-    elif column.decimals is not None:
+    elif column.decimals is not None and not estimates:
         values = np.round(values, column.decimals)
     return (
         pd.array(values, dtype=column.dtype)

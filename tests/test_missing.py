@@ -154,6 +154,18 @@ def test_default_imputer_fills_an_array_within_each_columns_training_range(wine_
     assert ((filled >= low) & (filled <= high))[gaps].all()
 
 
+def test_point_estimates_keep_their_precision_and_draws_are_rounded_like_the_data(frame):
+    whole = frame.assign(age=frame["age"].round())  # a float column of whole numbers
+    imputer = VAEImputer(VAETransformer(n_components=3, **FAST), random_state=0).fit(whole)
+    gaps = whole["age"].isna().to_numpy()
+    estimates = imputer.transform(whole)
+    assert estimates["age"].dtype == np.float64
+    assert (estimates["age"][gaps] % 1 != 0).any()  # conditional means, not rounded
+    assert (estimates["kids"] % 1 == 0).all()  # an integer dtype holds whole numbers only
+    draws = imputer.set_params(sample_posterior=True).transform(whole)
+    assert (draws["age"] % 1 == 0).all()  # draws are values: whole, as in training
+
+
 def test_imputer_fills_missing_dates_with_dates_in_the_training_range(frame):
     days = np.random.RandomState(2).randint(0, 3000, len(frame))
     dated = frame.assign(since=pd.Timestamp("2015-01-01") + pd.to_timedelta(days, unit="D"))
