@@ -608,19 +608,20 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : VAETransformer
             The fitted estimator.
         """
-        return self._fit_or_restore(X)
+        self._fit_or_restore(X)
+        return self
 
     def _fit_or_restore(self, X, **options):
-        # Fit on the side: a fit that raises (bad data, divergence, an
-        # interrupt outside the epoch loop) leaves the estimator as it was.
+        """``_fit``'s result. Fit on the side: a fit that raises (bad data,
+        divergence, an interrupt outside the epoch loop) leaves the estimator
+        as it was."""
         before = self.__dict__.copy()
         try:
-            self._fit(X, **options)
+            return self._fit(X, **options)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(before)
             raise
-        return self
 
     def _check_n_components(self):
         n = self.n_components
@@ -646,12 +647,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
         raise InvalidParameterError(f"{why} {how}")
 
-    def _fit(self, X, missing_indicators=False, hide_rate=0.0):
-        """Fit on X. The model gets missing-value indicators when X has gaps
-        or ``missing_indicators`` asks for them, and training hides a share
-        ``hide_rate`` of the observed entries from the encoder (VAEImputer's
-        training for filling gaps). An array that is not in memory (a memmap,
-        a dask or zarr array) is streamed in chunks, never copied whole."""
+    def _fit(self, X, missing_indicators=False, hide_rate=0.0, table=None):
+        """Fit on X; return the indices of the rows held out for validation
+        (None without early stopping). The model gets missing-value
+        indicators when X has gaps or ``missing_indicators`` asks for them,
+        and training hides a share ``hide_rate`` of the observed entries from
+        the encoder (VAEImputer's training for filling gaps). ``table``: the
+        schema and column statistics to use instead of fitting them on X
+        (VAEImputer's cross-fitting, whose models must share the model units
+        of the model they stand in for). An array that is not in memory (a
+        memmap, a dask or zarr array) is streamed in chunks, never copied
+        whole."""
         self._check_n_components()
         warm = self.warm_start and hasattr(self, "module_")
         streamed = _is_out_of_core(X)
@@ -660,7 +666,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             _check_n_features(self, X, reset=not warm)
             has_gaps = X.scan()  # before any statistics: an infinity raises first
         n_samples = X.shape[0]
-        table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling, streamed)
+        if table is None:
+            table = self.table_ if warm else Table.fit(X, self.likelihood, self.scaling, streamed)
         device = _resolve_device(self.device)
         rng = check_random_state(self.random_state)
         config = VAEConfig(self.n_components, self._hidden_sizes(), tuple(table.groups))
@@ -741,12 +748,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         self.n_iter_ = result.n_iter
         self.n_samples_seen_ = len(train_index) * result.n_iter
-        if hide_rate:  # VAEImputer fits its shrinkage on these rows, then drops them
-            self._validation_index = val_index
         seed = int(rng.randint(2**31 - 1))
         some = rows.take(train_index[mixture_rows(len(train_index), seed)])
         self._set_model(model, table, result, X, some, seed)
-        return self
+        return val_index
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -241,8 +241,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if vae.random_state is None and self.random_state is not None:
             seed = check_random_state(self.random_state).randint(2**31 - 1)
             vae.set_params(random_state=int(seed))
-        vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
-        validation = vae.__dict__.pop("_validation_index", None)
+        validation = vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
         self.vae_ = vae
         self.shrinkage_, self.statistics_ = self._fit_shrinkage(vae, X, validation)
         self.n_features_in_ = vae.n_features_in_
@@ -354,10 +353,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
 
     def _cross_fitted(self, vae, X, rng):
         """(model, rows) for CROSS_FIT_FOLDS folds of X's rows: each model
-        fitted as ``vae`` was, on the other folds. None when a fold leaves a
-        column without any observed value (the model then refuses it) or a
-        fold's fit is interrupted (KeyboardInterrupt): the validation rows
-        are used instead."""
+        fitted as ``vae`` was, on the other folds, with ``vae``'s schema and
+        column statistics (``table_``), so that its model units are vae's
+        (a category missing from the other folds keeps its code). None when
+        a fold's fit refuses its rows (ValueError) or is interrupted
+        (KeyboardInterrupt): the validation rows are used instead."""
         folds = np.array_split(rng.permutation(X.shape[0]), CROSS_FIT_FOLDS)
         fillers = []
         for fold in folds:
@@ -368,7 +368,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     model._fit_or_restore(
-                        _rows(X, rest), missing_indicators=True, hide_rate=TRAIN_HIDE_RATE
+                        _rows(X, rest),
+                        missing_indicators=True,
+                        hide_rate=TRAIN_HIDE_RATE,
+                        table=vae.table_,
                     )
             except ValueError:
                 return None

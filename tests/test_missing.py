@@ -329,6 +329,27 @@ def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer
     np.testing.assert_array_equal(estimates[:, k], probabilities.argmax(axis=1))
 
 
+def test_cross_fitting_models_share_the_models_units(monkeypatch):
+    """A category seen in one row only is missing from the other folds: each
+    fold's model still codes every column as the imputer's model does, so
+    the hidden entries it fills are read in the same units."""
+    rng = np.random.RandomState(0)
+    x = rng.normal(size=300)
+    df = pd.DataFrame(
+        {"x": x, "y": x + 0.1 * rng.normal(size=300), "kind": np.where(x > 0, "b", "c")}
+    )
+    df.loc[0, "kind"] = "a"  # sorts first: without it, "b" and "c" would move
+    df = df.mask(_holes(df.shape, 0.1, 2))
+    folds = []
+    real = VAEImputer._cross_fitted
+    monkeypatch.setattr(VAEImputer, "_cross_fitted", lambda *a: folds.extend(real(*a)) or folds)
+    imputer = VAEImputer(VAETransformer(n_components=2, max_iter=30), random_state=0).fit(df)
+    assert len(folds) == 5
+    for model, _ in folds:
+        assert model.table_.to_state() == imputer.vae_.table_.to_state()
+    assert imputer.shrinkage_[2] > 0.5  # the model's guesses of the category are kept
+
+
 def test_cross_fitting_fits_report_no_progress_of_their_own(wine_gaps, capsys):
     vae = VAETransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=3, verbose=2)
     VAEImputer(vae, random_state=0).fit(wine_gaps)
