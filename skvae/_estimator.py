@@ -1205,36 +1205,48 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         return eps.to(param.device, param.dtype)
 
+    def _importance_pass(self, X, n_importance_samples, seed, fn, n_out, to_model=False):
+        """``fn(module, rows, eps)`` over the rows of X batch by batch (see
+        ``_batched``), eps the ``n_importance_samples`` draws of noise from
+        ``seed`` that every row shares."""
+        eps = self._shared_noise(n_importance_samples, seed)
+        return self._batched(
+            X,
+            lambda m, u: fn(m, u, eps),
+            n_out,
+            to_model=to_model,
+            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
+        )
+
     def _fill_gaps(self, X, n_importance_samples, rng=None, shrinkage=None):
         """The rows of X (validated) in the model's units, float64, with every
         missing entry filled by ``VAE.impute``: point estimates (categories
         shrunk by ``shrinkage``, in the model's column order), or draws when
         a numpy Generator ``rng`` is given."""
         seed = _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
-        eps = self._shared_noise(n_importance_samples, seed)
         if shrinkage is not None:
             shrinkage = torch.as_tensor(shrinkage, dtype=torch.float32)
-        return self._batched(
+        return self._importance_pass(
             X,
-            lambda m, u: m.impute(u, eps, rng, shrinkage),
+            n_importance_samples,
+            seed,
+            lambda m, u, eps: m.impute(u, eps, rng, shrinkage),
             self.n_features_in_,
             to_model=self.table_.to_model,
-            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
         )
 
-    def _predictive_check(self, U, truth, n_importance_samples, shrinkage=None, score=True):
-        """``VAE.predictive_check`` of model-unit rows U (with gaps) against
-        ``truth``: (point estimates, log predictive of the truth, 0 without
-        ``score``), each a float64 array of U's shape."""
-        eps = self._shared_noise(n_importance_samples, _SCORE_NOISE_SEED)
-        if shrinkage is not None:
-            shrinkage = torch.as_tensor(shrinkage, dtype=torch.float32)
+    def _predictive(self, U, n_importance_samples):
+        """``VAE.predictive`` of model-unit rows U (with gaps): (the point
+        estimates, unshrunk, of U's shape; each categorical column's
+        predictive probabilities of its categories, ``(len(U),
+        module_.n_outcomes)``), float64 arrays."""
         d = U.shape[1]
-        out = self._batched(
-            np.hstack([U, truth]),
-            lambda m, a: m.predictive_check(a[:, :d], a[:, d:], eps, shrinkage, score),
-            2 * d,
-            rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
+        out = self._importance_pass(
+            U,
+            n_importance_samples,
+            _SCORE_NOISE_SEED,
+            lambda m, u, eps: m.predictive(u, eps),
+            d + self.module_.n_outcomes,
         )
         return out[:, :d], out[:, d:]
 

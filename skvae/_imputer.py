@@ -22,6 +22,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import INTERRUPTED, VAETransformer, _rows
+from ._likelihoods.categorical import mix_frequencies
 from ._likelihoods.gaussian import _observed_sums
 from ._table import _is_frame
 
@@ -338,14 +339,11 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             rounds[observed.sum(axis=1) < 2] = -1  # a row's only observed entry stays
             rounds[rounds >= max(1, SHRINKAGE_PASSES // len(rows))] = -1
             hidden = observed & (rounds >= 0)
-            categories = [c for c in _category_log_frequencies(table) if hidden[:, c[0]].any()]
-            estimates, log_pred = self._hide_and_fill(
-                fillers, truth, rounds, score=bool(categories)
-            )
+            categories = list(_category_log_frequencies(table))
+            estimates, probs = self._hide_and_fill(fillers, truth, rounds, categories)
             predicted, actual = table.numeric_values(estimates), table.numeric_values(truth)
             _least_squares_weights(predicted - means, actual - means, hidden, weights)
-            if categories:
-                self._category_weights(fillers, truth, rounds, log_pred, categories, weights)
+            _category_weights(probs, truth, hidden, categories, weights)
         order = table.model_order()
         out_weights, out_means = np.empty_like(weights), np.empty_like(means)
         out_weights[order], out_means[order] = weights, means
@@ -386,35 +384,20 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             fillers.append((model, np.sort(fold)))
         return fillers
 
-    def _category_weights(self, fillers, truth, rounds, log_pred, categories, weights):
-        """Set the weights of the categorical columns in ``weights`` (in the
-        model's column order): the mixture weight that gives the hidden true
-        categories the highest log-probability, kept only when the most
-        probable category under that mixture beats the most frequent one on
-        the entries where they differ, by an exact one-sided sign test at the
-        5% level; else 0 (the most frequent category)."""
-        hidden = ~np.isnan(truth) & (rounds >= 0)
-        for k, log_freq in categories:
-            entries = hidden[:, k]
-            true = truth[entries, k].astype(int)
-            weights[k] = _best_mixture(log_pred[entries, k], log_freq[true])
-        estimates, _ = self._hide_and_fill(fillers, truth, rounds, weights, score=False)
-        for k, log_freq in categories:
-            entries = hidden[:, k]
-            guess, true, top = estimates[entries, k], truth[entries, k], np.argmax(log_freq)
-            wins = np.sum((guess != top) & (guess == true))
-            losses = np.sum((guess != top) & (top == true))
-            # exact: P(at least `wins` of the wins + losses) for a fair coin
-            if binom.sf(wins - 1, wins + losses, 0.5) >= SIGN_TEST_LEVEL:
-                weights[k] = 0.0
-
-    def _hide_and_fill(self, fillers, truth, rounds, shrinkage=None, score=True):
+    def _hide_and_fill(self, fillers, truth, rounds, categories):
         """Hide the observed entries of ``truth`` (model units) whose round is
         r, for each of the SHRINKAGE_ROUNDS r, and fill them from the rest of
         their row, each row by its model of ``fillers`` ((model, rows of
-        truth) pairs): (point estimates, log predictive of the truth or 0s)."""
+        truth) pairs): (the unshrunk point estimates, of truth's shape; the
+        predictive probabilities of each of ``categories``' categories where
+        its entry was hidden, side by side, else NaN)."""
         observed = ~np.isnan(truth)
-        estimates, log_pred = np.full(truth.shape, np.nan), np.zeros(truth.shape)
+        # the model column behind each categorical probability
+        outcome_column = np.repeat(
+            [k for k, _ in categories], [len(f) for _, f in categories]
+        ).astype(np.intp)
+        estimates = np.full(truth.shape, np.nan)
+        probs = np.full((len(truth), len(outcome_column)), np.nan)
         for r in range(SHRINKAGE_ROUNDS):
             now = observed & (rounds == r)
             for model, rows in fillers:
@@ -422,12 +405,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                 if not len(keep):
                     continue
                 U = np.where(now[keep], np.nan, truth[keep])
-                est, lp = model._predictive_check(
-                    U, truth[keep], self.n_importance_samples, shrinkage, score
-                )
+                est, pr = model._predictive(U, self.n_importance_samples)
                 estimates[keep] = np.where(now[keep], est, estimates[keep])
-                log_pred[keep] = np.where(now[keep], lp, log_pred[keep])
-        return estimates, log_pred
+                probs[keep] = np.where(now[keep][:, outcome_column], pr, probs[keep])
+        return estimates, probs
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns: the input's, then the indicators'.
@@ -506,10 +487,37 @@ def _least_squares_weights(p, t, hidden, weights):
             weights[k] = float(np.clip((pk @ tk) / (pk @ pk), 0.0, 1.0))
 
 
-def _best_mixture(log_p, log_f):
+def _category_weights(probs, truth, hidden, categories, weights):
+    """Set the weights of the categorical columns in ``weights`` (in the
+    model's column order) from their predictive probabilities ``probs`` (as
+    ``_hide_and_fill`` gives them) on their ``hidden`` entries: the mixture
+    weight that gives the true categories the highest log-probability, kept
+    only when the most probable category under that mixture beats the most
+    frequent one on the entries where they differ, by an exact one-sided sign
+    test at the SIGN_TEST_LEVEL; else 0 (the most frequent category)."""
+    start = 0
+    for k, log_freq in categories:
+        slots = slice(start, start + len(log_freq))
+        start = slots.stop
+        entries = hidden[:, k]
+        if not entries.any():
+            continue
+        p, f = probs[entries, slots], np.exp(log_freq)
+        true = truth[entries, k].astype(np.intp)
+        weight = _best_mixture(p[np.arange(len(true)), true], f[true])
+        guess, top = np.argmax(mix_frequencies(p, f, weight), axis=1), np.argmax(f)
+        wins = np.sum((guess != top) & (guess == true))
+        losses = np.sum((guess != top) & (top == true))
+        # exact: P(at least `wins` of the wins + losses) for a fair coin
+        significant = binom.sf(wins - 1, wins + losses, 0.5) < SIGN_TEST_LEVEL
+        weights[k] = weight if significant else 0.0
+
+
+def _best_mixture(p, f):
     """The weight w of CATEGORY_WEIGHTS that maximizes
-    sum log(w * p + (1 - w) * f) over the entries."""
-    p, f = np.exp(log_p), np.exp(log_f)
+    sum log(w * p + (1 - w) * f) over the entries (p, f: the probabilities of
+    the true categories under the model's predictive and the training
+    frequencies)."""
     with np.errstate(divide="ignore"):
-        scores = [np.log(w * p + (1 - w) * f).sum() for w in CATEGORY_WEIGHTS]
+        scores = [np.log(mix_frequencies(p, f, w)).sum() for w in CATEGORY_WEIGHTS]
     return float(CATEGORY_WEIGHTS[int(np.argmax(scores))])

@@ -291,10 +291,10 @@ class VAE(nn.Module):
         """
         observed = ~torch.isnan(x)
         log_w, decoded = self._importance_weights(x, eps, observed)
+        weights = _normalized(log_w, decoded.dtype)
         if rng is None:
-            filled = self._point_estimates(log_w, decoded, shrinkage)
+            filled = self._point_estimates(weights, decoded, shrinkage)
         else:
-            weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
             cdf = np.cumsum(weights.cpu().double().numpy(), axis=1)
             u = rng.random((len(cdf), 1)) * cdf[:, -1:]
             pick = torch.as_tensor(np.minimum((cdf < u).sum(1), len(eps) - 1))
@@ -302,10 +302,9 @@ class VAE(nn.Module):
             filled = self.draw(decoded[rows, pick.to(decoded.device)], rng)
         return np.where(observed.cpu().numpy(), x.cpu().double().numpy(), filled)
 
-    def _point_estimates(self, log_w, decoded, shrinkage=None) -> np.ndarray:
+    def _point_estimates(self, weights, decoded, shrinkage=None) -> np.ndarray:
         """Each group's point estimate under the mixture of the K decoder
-        outputs weighted by softmax(log_w), a float64 array."""
-        weights = torch.softmax(log_w.double(), dim=1).to(decoded.dtype)
+        outputs weighted by ``weights``, a float64 array."""
         shrink = [None] * len(self.likelihoods)
         if shrinkage is not None:
             shrink = _split(shrinkage.to(decoded.dtype), self._column_sizes)
@@ -313,29 +312,29 @@ class VAE(nn.Module):
         parts = [lik.impute(rg, weights, s) for (lik, _, rg), s in groups]
         return (torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]).cpu().double().numpy()
 
-    def predictive_check(
-        self,
-        x: torch.Tensor,
-        truth: torch.Tensor,
-        eps: torch.Tensor,
-        shrinkage: torch.Tensor | None = None,
-        score: bool = True,
-    ):
-        """How the model fills x's gaps whose values ``truth`` holds, a float64
-        array ``(batch, 2 * n_features)``: the point estimates (as ``impute``),
-        then log sum_k w_k p(truth | z_k) per entry, the log-probability of
-        the true value under the importance-weighted predictive (0 where x or
-        truth is missing, and everywhere without ``score``). For fitting
-        ``shrinkage``.
+    @property
+    def n_outcomes(self) -> int:
+        """Width of ``predictive``'s probabilities: every categorical column's
+        categories."""
+        return sum(lik.n_outcomes for lik in self.likelihoods)
+
+    def predictive(self, x: torch.Tensor, eps: torch.Tensor) -> np.ndarray:
+        """How the model fills x's gaps, for fitting VAEImputer's shrinkage: a
+        float64 array ``(batch, n_features + n_outcomes)``, the point estimate
+        of every entry (as ``impute`` without shrinkage, observed entries
+        included), then the predictive probabilities of each categorical
+        column's categories under the same importance-weighted mixture, the
+        columns side by side in the model's order.
         """
-        observed = ~torch.isnan(x)
-        log_w, decoded = self._importance_weights(x, eps, observed)
-        estimates = self._point_estimates(log_w, decoded, shrinkage)
-        if not score:
-            return np.concatenate([estimates, np.zeros_like(estimates)], axis=1)
-        known = ~torch.isnan(truth) & ~observed
-        log_p = self.log_prob(truth[:, None, :], decoded, known[:, None, :])
-        log_w = torch.log_softmax(log_w.double(), dim=1).to(log_p.dtype)
-        log_pred = torch.logsumexp(log_w[..., None] + log_p, dim=1)
-        log_pred = torch.where(known, log_pred, 0.0).cpu().double().numpy()
-        return np.concatenate([estimates, log_pred], axis=1)
+        log_w, decoded = self._importance_weights(x, eps, ~torch.isnan(x))
+        weights = _normalized(log_w, decoded.dtype)
+        estimates = self._point_estimates(weights, decoded)
+        groups = self._groups(None, decoded)
+        probs = torch.cat([lik.probabilities(rg, weights) for lik, _, rg in groups], dim=-1)
+        return np.concatenate([estimates, probs.cpu().double().numpy()], axis=1)
+
+
+def _normalized(log_w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Self-normalized importance weights softmax(log_w) over the K draws,
+    computed in float64, in ``dtype``."""
+    return torch.softmax(log_w.double(), dim=1).to(dtype)

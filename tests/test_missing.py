@@ -8,6 +8,7 @@ import pytest
 from sklearn.datasets import load_wine
 
 from skvae import VAEImputer, VAETransformer
+from skvae._imputer import _category_log_frequencies
 
 from .conftest import FAST
 
@@ -310,23 +311,27 @@ def test_an_imputer_pickled_before_the_shrinkage_fills_without_it(wine_gaps):
 
 
 def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer):
-    """VAE.predictive_check's log-probability of the true value, tried with each
-    category of a hidden column in turn, is a distribution over the categories;
-    its point estimate is the most probable of them."""
+    """VAE.predictive's probabilities of a hidden column's categories sum to
+    one; its point estimate is the most probable of them, and so is the
+    imputer's fill without shrinkage. With the column's weight at 0 the fill
+    is its most frequent category."""
     vae = imputer.vae_
     U = vae.table_.to_model(frame.iloc[:40])
     k = list(vae.table_.model_order()).index(list(frame.columns).index("city"))
-    hidden = U.copy()
-    hidden[:, k] = np.nan
-    probabilities = []
-    for code in range(3):  # paris, lyon, nice
-        truth = U.copy()
-        truth[:, k] = code
-        estimates, log_pred = vae._predictive_check(hidden, truth, 50)
-        probabilities.append(np.exp(log_pred[:, k]))
-    probabilities = np.column_stack(probabilities)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_array_equal(estimates[:, k], probabilities.argmax(axis=1))
+    U[:, k] = np.nan
+    estimates, probs = vae._predictive(U, 50)
+    categories = list(_category_log_frequencies(vae.table_))  # model column, log frequencies
+    start = sum(len(f) for j, f in categories[: [j for j, _ in categories].index(k)])
+    log_freq = dict(categories)[k]
+    city = probs[:, start : start + len(log_freq)]
+    np.testing.assert_allclose(city.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(estimates[:, k], city.argmax(axis=1))
+    weights = np.ones(U.shape[1])
+    filled = vae._fill_gaps(frame.iloc[:40].assign(city=None), 50, shrinkage=weights)
+    np.testing.assert_array_equal(filled[:, k], city.argmax(axis=1))
+    weights[k] = 0.0
+    filled = vae._fill_gaps(frame.iloc[:40].assign(city=None), 50, shrinkage=weights)
+    assert (filled[:, k] == np.argmax(log_freq)).all()
 
 
 def test_cross_fitting_models_share_the_models_units(monkeypatch):

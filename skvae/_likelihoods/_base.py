@@ -138,6 +138,19 @@ class Likelihood(nn.Module):
         """
         return (weights.unsqueeze(-1) * self.point(raw)).sum(-2)
 
+    @property
+    def n_outcomes(self) -> int:
+        """Width of ``probabilities``: the outcomes whose predictive
+        probabilities the group gives (each categorical column's categories);
+        0 for continuous and count columns."""
+        return 0
+
+    def probabilities(self, raw: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The probability of each of the ``n_outcomes`` outcomes under the
+        mixture of K decoder outputs (``raw`` and ``weights`` as in
+        ``impute``): ``(batch, n_outcomes)``."""
+        return raw.new_zeros(raw.shape[:-2] + (0,))
+
     def draw(self, raw: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
         """A draw from p(u | raw) in model units, as a float64 array. Noise
         comes from a numpy ``rng`` so that a seed gives the same draws on

@@ -90,18 +90,23 @@ class Categorical(Likelihood):
         code = (u.long().clamp(min=0) + self.offsets).expand(top.shape)
         return shifted.gather(-1, code) - total.log()
 
+    @property
+    def n_outcomes(self):
+        return sum(self.sizes)
+
+    def probabilities(self, raw, weights):
+        probs = torch.cat([torch.softmax(logits, dim=-1) for logits in self._blocks(raw)], dim=-1)
+        return (weights.unsqueeze(-1) * probs).sum(-2)
+
     def impute(self, raw, weights, shrinkage=None):
         # the most probable category under the mixture of K decoder outputs,
-        # mixed with the training frequencies: lam * p + (1 - lam) * freq
-        codes = []
+        # mixed with the training frequencies by ``shrinkage``
+        probs = self.probabilities(raw, weights)
         if shrinkage is not None:
-            priors = torch.split(self.log_prior.to(raw.dtype).exp(), self.sizes)
-        for j, logits in enumerate(self._blocks(raw)):
-            probs = (weights.unsqueeze(-1) * torch.softmax(logits, dim=-1)).sum(-2)
-            if shrinkage is not None:
-                probs = shrinkage[j] * probs + (1 - shrinkage[j]) * priors[j]
-            codes.append(probs.argmax(-1).to(raw.dtype))
-        return torch.stack(codes, dim=-1)
+            weight = shrinkage.to(probs.dtype).index_select(-1, self.column)
+            probs = mix_frequencies(probs, self.log_prior.to(probs.dtype).exp(), weight)
+        blocks = torch.split(probs, self.sizes, dim=-1)
+        return torch.stack([p.argmax(-1) for p in blocks], dim=-1).to(raw.dtype)
 
     def point(self, raw):
         return torch.stack([b.argmax(-1).to(raw.dtype) for b in self._blocks(raw)], dim=-1)
@@ -113,3 +118,10 @@ class Categorical(Likelihood):
             u = rng.random(cdf.shape[:-1] + (1,))
             out[..., j] = np.minimum((cdf < u * cdf[..., -1:]).sum(-1), logits.shape[-1] - 1)
         return out
+
+
+def mix_frequencies(probs, frequencies, weight):
+    """``weight * probs + (1 - weight) * frequencies``: a categorical
+    predictive shrunk towards the training frequencies (VAEImputer's
+    calibration), for tensors and arrays alike."""
+    return weight * probs + (1 - weight) * frequencies
