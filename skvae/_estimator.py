@@ -170,8 +170,13 @@ def _resolve_device(device) -> torch.device:
     return resolved
 
 
-# How the warning of an interrupted fit begins (VAEImputer's cross-fitting looks for it).
-INTERRUPTED = "fit was interrupted"
+@dataclasses.dataclass(frozen=True)
+class _FitOutcome:
+    """What ``VAETransformer._fit`` tells its caller (VAEImputer) beyond the
+    fitted attributes."""
+
+    validation_rows: np.ndarray | None  # the rows held out for early stopping
+    interrupted: bool  # a KeyboardInterrupt ended the epochs; the best weights were kept
 
 
 def _rows(A, rows):
@@ -648,8 +653,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         raise InvalidParameterError(f"{why} {how}")
 
     def _fit(self, X, missing_indicators=False, hide_rate=0.0, table=None):
-        """Fit on X; return the indices of the rows held out for validation
-        (None without early stopping). The model gets missing-value
+        """Fit on X; return a ``_FitOutcome`` (the rows held out for
+        validation, None without early stopping; whether a KeyboardInterrupt
+        ended the training). The model gets missing-value
         indicators when X has gaps or ``missing_indicators`` asks for them,
         and training hides a share ``hide_rate`` of the observed entries from
         the encoder (VAEImputer's training for filling gaps). ``table``: the
@@ -724,7 +730,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         )
         if result.interrupted:
             warnings.warn(
-                f"{INTERRUPTED} after {result.n_iter} epochs; keeping the "
+                f"fit was interrupted after {result.n_iter} epochs; keeping the "
                 f"weights of epoch {result.best_epoch}. The estimator is usable; call "
                 f"fit again (warm_start=True continues) to train further.",
                 UserWarning,
@@ -751,7 +757,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         seed = int(rng.randint(2**31 - 1))
         some = rows.take(train_index[mixture_rows(len(train_index), seed)])
         self._set_model(model, table, result, X, some, seed)
-        return val_index
+        return _FitOutcome(val_index, result.interrupted)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._estimator import INTERRUPTED, VAETransformer, _rows
+from ._estimator import VAETransformer, _rows
 from ._likelihoods.categorical import mix_frequencies
 from ._likelihoods.gaussian import _observed_sums
 from ._table import _is_frame
@@ -110,7 +110,8 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         right more often, else 0). Those rows are the model's validation
         rows, or on small data (below 1,000 rows and 50,000 entries) every
         row, each filled by one of 5 extra fits on the other rows
-        (cross-fitting). A model that predicts a column well keeps w near 1;
+        (cross-fitting; not after a fit stopped by Ctrl-C, nor when one of
+        those fits is: the validation rows then). A model that predicts a column well keeps w near 1;
         one that barely can gets w near 0, and the column's mean or most
         frequent category, which it would otherwise miss. Beyond small data
         it needs the model's ``early_stopping=True`` (the default), which
@@ -242,9 +243,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         if vae.random_state is None and self.random_state is not None:
             seed = check_random_state(self.random_state).randint(2**31 - 1)
             vae.set_params(random_state=int(seed))
-        validation = vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
+        outcome = vae._fit_or_restore(X, missing_indicators=True, hide_rate=TRAIN_HIDE_RATE)
         self.vae_ = vae
-        self.shrinkage_, self.statistics_ = self._fit_shrinkage(vae, X, validation)
+        self.shrinkage_, self.statistics_ = self._fit_shrinkage(vae, X, outcome)
         self.n_features_in_ = vae.n_features_in_
         if hasattr(vae, "feature_names_in_"):
             self.feature_names_in_ = vae.feature_names_in_
@@ -305,12 +306,13 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         flags = pd.DataFrame(indicators, columns=names)
         return pd.concat([out, flags.set_axis(out.index)], axis=1)
 
-    def _fit_shrinkage(self, vae, X, validation):
+    def _fit_shrinkage(self, vae, X, outcome):
         """(shrinkage_, statistics_): see ``calibrate``. Rows whose values are
         known (the validation rows, or every row of a small X) have their
         observed entries hidden in rounds (never a row's only observed entry)
         and filled from the rest of their row by a model that never trained
-        on them."""
+        on them. ``outcome``: vae's ``_FitOutcome``; after an interrupted fit
+        (Ctrl-C) no further fits are started for cross-fitting."""
         table = vae.table_
         X = vae._validated_X(X)
         total, count = np.zeros(vae.n_features_in_), np.zeros(vae.n_features_in_)
@@ -324,8 +326,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         rng = np.random.default_rng(check_random_state(vae.random_state).randint(2**31 - 1))
         fillers = None
         small = X.shape[0] < CROSS_FIT_ROWS and X.shape[0] * X.shape[1] <= CROSS_FIT_ENTRIES
-        if self.calibrate and small:
+        if self.calibrate and small and not outcome.interrupted:
             fillers = self._cross_fitted(vae, X, rng)
+        validation = outcome.validation_rows
         if self.calibrate and fillers is None and validation is not None and len(validation):
             if len(validation) > SHRINKAGE_PASSES:
                 validation = np.sort(rng.choice(validation, SHRINKAGE_PASSES, replace=False))
@@ -363,9 +366,9 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             rest = np.sort(np.setdiff1d(np.arange(X.shape[0]), fold))
             try:
                 # vae's own fit has given the warnings a fit of these data gives
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    model._fit_or_restore(
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    outcome = model._fit_or_restore(
                         _rows(X, rest),
                         missing_indicators=True,
                         hide_rate=TRAIN_HIDE_RATE,
@@ -373,7 +376,7 @@ class VAEImputer(TransformerMixin, BaseEstimator):
                     )
             except ValueError:
                 return None
-            if any(str(w.message).startswith(INTERRUPTED) for w in caught):
+            if outcome.interrupted:
                 warnings.warn(
                     "VAEImputer: the cross-fitting was interrupted; the shrinkage is "
                     "fitted on the model's validation rows instead.",

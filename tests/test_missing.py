@@ -380,3 +380,22 @@ def test_an_interrupted_cross_fitting_falls_back_to_the_validation_rows(wine_gap
     assert len(calls) == 2  # vae's fit, then the first fold's
     assert imputer.shrinkage_.shape == (wine_gaps.shape[1],)
     assert not np.isnan(imputer.transform(wine_gaps)).any()
+
+
+def test_an_interrupted_fit_starts_no_cross_fitting(wine_gaps, monkeypatch):
+    import skvae._estimator as estimator
+
+    real_train, calls = estimator.train, []
+
+    def train(*args, **kwargs):  # vae's own fit is "interrupted" (Ctrl-C)
+        result = real_train(*args, **kwargs)
+        calls.append(1)
+        result.interrupted = True
+        return result
+
+    monkeypatch.setattr(estimator, "train", train)
+    imputer = VAEImputer(VAETransformer(n_components=2, **FAST), random_state=0)
+    with pytest.warns(UserWarning, match="fit was interrupted"):
+        imputer.fit(wine_gaps)
+    assert len(calls) == 1  # no fold fits after the user stopped the fit
+    assert not np.isnan(imputer.transform(wine_gaps)).any()
