@@ -307,7 +307,7 @@ class VAE(nn.Module):
         outputs weighted by ``weights``, a float64 array."""
         shrink = [None] * len(self.likelihoods)
         if shrinkage is not None:
-            shrink = _split(shrinkage.to(decoded.dtype), self._column_sizes)
+            shrink = _split(shrinkage.to(decoded.device, decoded.dtype), self._column_sizes)
         groups = zip(self._groups(None, decoded), shrink, strict=True)
         parts = [lik.impute(rg, weights, s) for (lik, _, rg), s in groups]
         return (torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]).cpu().double().numpy()

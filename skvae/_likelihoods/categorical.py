@@ -103,7 +103,7 @@ class Categorical(Likelihood):
         # mixed with the training frequencies by ``shrinkage``
         probs = self.probabilities(raw, weights)
         if shrinkage is not None:
-            weight = shrinkage.to(probs.dtype).index_select(-1, self.column)
+            weight = shrinkage.to(probs).index_select(-1, self.column)
             probs = mix_frequencies(probs, self.log_prior.to(probs.dtype).exp(), weight)
         blocks = torch.split(probs, self.sizes, dim=-1)
         return torch.stack([p.argmax(-1) for p in blocks], dim=-1).to(raw.dtype)
