@@ -111,9 +111,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         rows, or on small data (below 1,000 rows and 50,000 entries) every
         row, each filled by one of 5 extra fits on the other rows
         (cross-fitting; not after a fit stopped by Ctrl-C, nor when one of
-        those fits is: the validation rows then). A model that predicts a column well keeps w near 1;
-        one that barely can gets w near 0, and the column's mean or most
-        frequent category, which it would otherwise miss. Beyond small data
+        those fits is: the validation rows then). A model that predicts a
+        column well keeps w near 1; one that barely can gets w near 0, and
+        the column's mean or most frequent category, which it would
+        otherwise miss. Beyond small data
         it needs the model's ``early_stopping=True`` (the default), which
         holds the validation rows out; without it, or with False here, w is
         1. Draws of ``sample_posterior`` are never shrunk.
