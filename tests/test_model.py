@@ -137,9 +137,9 @@ def test_initialization_is_seeded_and_leaves_the_global_rng_alone():
 
 def _exact_linear_gaussian_log_density(model, x):
     """log N(x | b, W W^T + D) for a VAE with no hidden layers."""
-    W = model.output_head.weight.double()
-    b = model.output_head.bias.double()
-    D = torch.diag(torch.exp(model.likelihoods[0].log_var().double()))
+    W = model.output_head.weight.double().cpu()
+    b = model.output_head.bias.double().cpu()
+    D = torch.diag(torch.exp(model.likelihoods[0].log_var().double().cpu()))
     dist = torch.distributions.MultivariateNormal(b, W @ W.T + D)
     return dist.log_prob(x).detach()
 

@@ -216,7 +216,12 @@ def test_model_saved_on_gpu_loads_on_cpu(fitted, digits, monkeypatch):
     loaded = VAETransformer.__new__(VAETransformer)
     loaded.__setstate__(state)
     assert next(loaded.module_.parameters()).device.type == "cpu"
-    np.testing.assert_array_equal(loaded.transform(digits[0]), fitted.transform(digits[0]))
+    if next(fitted.module_.parameters()).device.type == "cpu":
+        np.testing.assert_array_equal(loaded.transform(digits[0]), fitted.transform(digits[0]))
+    else:  # fitted on a GPU here: its float32 products round differently from the CPU's
+        np.testing.assert_allclose(
+            loaded.transform(digits[0]), fitted.transform(digits[0]), rtol=1e-4, atol=1e-5
+        )
 
 
 def test_pickle_from_another_version_warns(fitted):

@@ -473,9 +473,10 @@ def test_kl_per_component_is_the_true_kl_without_free_bits(digits):
         n_components=4, free_bits=50.0, max_iter=3, early_stopping=False, random_state=0
     ).fit(X)
     assert vae.kl_per_component_.max() < 50.0
-    U = torch.as_tensor(vae.table_.to_model(X, dtype=np.float32))
+    device = next(vae.module_.parameters()).device  # the GPU where a fit ran on one
+    U = torch.as_tensor(vae.table_.to_model(X, dtype=np.float32), device=device)
     with torch.no_grad():
-        mu, log_var = (t.double() for t in vae.module_.encode(U))
+        mu, log_var = (t.double().cpu() for t in vae.module_.encode(U))
     expected = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).mean(0).numpy()
     np.testing.assert_allclose(vae.kl_per_component_, expected, rtol=1e-4)
 
@@ -495,9 +496,10 @@ def test_latent_statistics_come_from_the_mixture_rows(digits, monkeypatch):
     np.testing.assert_allclose(vae.latent_variance_, mu.var(0), rtol=1e-4)
     assert list(vae.latent_variance_) == sorted(vae.latent_variance_, reverse=True)
     # the draws scatter around the means by each row's posterior spread
-    U = torch.as_tensor(vae.table_.to_model(X[rows], dtype=np.float32))
+    device = next(vae.module_.parameters()).device
+    U = torch.as_tensor(vae.table_.to_model(X[rows], dtype=np.float32), device=device)
     with torch.no_grad():
-        sigma = torch.exp(0.5 * vae.module_.encode(U)[1]).double().numpy()
+        sigma = torch.exp(0.5 * vae.module_.encode(U)[1]).double().cpu().numpy()
     eps = (vae._mixture_codes - mu) / sigma
     assert eps.shape == (300, 4)
     assert abs(eps.mean()) < 0.15 and 0.85 < eps.std() < 1.15
