@@ -1224,35 +1224,34 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             rows_per_batch=max(1, EVAL_BATCH_SIZE // n_importance_samples),
         )
 
-    def _fill_gaps(self, X, n_importance_samples, rng=None, shrinkage=None):
+    def _fill_gaps(self, X, n_importance_samples, rng=None):
         """The rows of X (validated) in the model's units, float64, with every
-        missing entry filled by ``VAE.impute``: point estimates (categories
-        shrunk by ``shrinkage``, in the model's column order), or draws when
+        missing entry filled by ``VAE.impute``: point estimates, or draws when
         a numpy Generator ``rng`` is given."""
         seed = _SCORE_NOISE_SEED if rng is None else int(rng.integers(2**31 - 1))
-        if shrinkage is not None:
-            shrinkage = torch.as_tensor(shrinkage, dtype=torch.float32)
         return self._importance_pass(
             X,
             n_importance_samples,
             seed,
-            lambda m, u, eps: m.impute(u, eps, rng, shrinkage),
+            lambda m, u, eps: m.impute(u, eps, rng),
             self.n_features_in_,
             to_model=self.table_.to_model,
         )
 
-    def _predictive(self, U, n_importance_samples):
-        """``VAE.predictive`` of model-unit rows U (with gaps): (the point
-        estimates, unshrunk, of U's shape; each categorical column's
-        predictive probabilities of its categories, ``(len(U),
+    def _predictive(self, X, n_importance_samples, to_model=False):
+        """``VAE.predictive`` of rows with gaps, model-unit rows or, with
+        ``to_model``, rows of X (validated): (the point estimates of every
+        entry, in the model's units and column order; each categorical
+        column's predictive probabilities of its categories, ``(len(X),
         module_.n_outcomes)``), float64 arrays."""
-        d = U.shape[1]
+        d = self.n_features_in_
         out = self._importance_pass(
-            U,
+            X,
             n_importance_samples,
             _SCORE_NOISE_SEED,
             lambda m, u, eps: m.predictive(u, eps),
             d + self.module_.n_outcomes,
+            to_model=self.table_.to_model if to_model else False,
         )
         return out[:, :d], out[:, d:]
 

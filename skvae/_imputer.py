@@ -6,8 +6,8 @@ observed ones only; training also hides a share of the observed entries from
 the encoder, so that the model learns to propose them from the rest.
 Imputations are importance-weighted over draws from q(z|x_obs) (MIWAE,
 Mattei and Frellsen 2019), not a single decoder pass, and shrunk towards each
-column's training distribution by a weight fitted on the model's validation
-rows.
+column's training distribution by a weight fitted on rows the model never
+trained on (its validation rows, or on small data every row, by cross-fitting).
 """
 
 import warnings
@@ -22,7 +22,6 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._estimator import VAETransformer, _rows
-from ._likelihoods.categorical import mix_frequencies
 from ._likelihoods.gaussian import _observed_sums
 from ._table import _is_frame
 
@@ -45,9 +44,9 @@ SIGN_TEST_LEVEL = 0.05
 # (airquality's nine): it is fitted on every row instead, each filled by one of
 # CROSS_FIT_FOLDS extra fits on the other folds (cross-fitting), when the data
 # holds at most CROSS_FIT_ENTRIES entries, where those fits take seconds
-# (airquality's fit: 0.6-1.3 s without them, 3.6-4.9 s with them, in
-# impute_airquality_seeds.md before and after; bench_impute's pilot on 500
-# MNIST images did not finish within 40 s with them).
+# (airquality's fit: 0.6-1.3 s without them in impute_airquality_seeds.md as of
+# commit 1c1f647, 2.3-3.2 s with them in the file now; bench_impute's pilot on
+# 500 MNIST images did not finish within 40 s with them).
 CROSS_FIT_ROWS = 1000
 CROSS_FIT_ENTRIES = 50_000
 CROSS_FIT_FOLDS = 5
@@ -286,12 +285,17 @@ class VAEImputer(TransformerMixin, BaseEstimator):
         else:
             out = np.array(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
         if len(rows):
-            shrinkage = toward = None  # draws are never shrunk; older pickles have no weights
-            if rng is None and getattr(self, "shrinkage_", None) is not None:
-                order = self.vae_.table_.model_order()
-                shrinkage = self.shrinkage_[order]
-                toward = (shrinkage, self.statistics_[order])
-            U = self.vae_._fill_gaps(_rows(X, rows), self.n_importance_samples, rng, shrinkage)
+            gappy, toward = _rows(X, rows), None
+            # draws are never shrunk; an imputer pickled before the shrinkage has no weights
+            if rng is not None or getattr(self, "shrinkage_", None) is None:
+                U = self.vae_._fill_gaps(gappy, self.n_importance_samples, rng)
+            else:
+                table = self.vae_.table_
+                order = table.model_order()
+                weights = self.shrinkage_[order]
+                U, probs = self.vae_._predictive(gappy, self.n_importance_samples, to_model=True)
+                _shrink_categories(U, probs, table, weights)
+                toward = (weights, self.statistics_[order])  # numbers: in the data's units
             dtype = None if _is_frame(X) else out.dtype
             point = rng is None  # estimates keep their precision; draws are rounded as data
             filled = self.vae_._to_data(U, dtype, "transform", "X", toward, estimates=point)
@@ -343,11 +347,10 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             rounds[observed.sum(axis=1) < 2] = -1  # a row's only observed entry stays
             rounds[rounds >= max(1, SHRINKAGE_PASSES // len(rows))] = -1
             hidden = observed & (rounds >= 0)
-            categories = list(_category_log_frequencies(table))
-            estimates, probs = self._hide_and_fill(fillers, truth, rounds, categories)
+            estimates, probs = self._hide_and_fill(fillers, truth, rounds, table)
             predicted, actual = table.numeric_values(estimates), table.numeric_values(truth)
             _least_squares_weights(predicted - means, actual - means, hidden, weights)
-            _category_weights(probs, truth, hidden, categories, weights)
+            _category_weights(probs, truth, hidden, table, weights)
         order = table.model_order()
         out_weights, out_means = np.empty_like(weights), np.empty_like(means)
         out_weights[order], out_means[order] = weights, means
@@ -388,17 +391,18 @@ class VAEImputer(TransformerMixin, BaseEstimator):
             fillers.append((model, np.sort(fold)))
         return fillers
 
-    def _hide_and_fill(self, fillers, truth, rounds, categories):
+    def _hide_and_fill(self, fillers, truth, rounds, table):
         """Hide the observed entries of ``truth`` (model units) whose round is
         r, for each of the SHRINKAGE_ROUNDS r, and fill them from the rest of
         their row, each row by its model of ``fillers`` ((model, rows of
         truth) pairs): (the unshrunk point estimates, of truth's shape; the
-        predictive probabilities of each of ``categories``' categories where
-        its entry was hidden, side by side, else NaN)."""
+        predictive probabilities of each categorical column's categories
+        where its entry was hidden, as ``_predictive`` gives them, else
+        NaN)."""
         observed = ~np.isnan(truth)
         # the model column behind each categorical probability
-        outcome_column = np.repeat(
-            [k for k, _ in categories], [len(f) for _, f in categories]
+        outcome_column = np.concatenate(
+            [np.full(len(f), k) for k, _, f in _categories(table)] + [np.zeros(0)]
         ).astype(np.intp)
         estimates = np.full(truth.shape, np.nan)
         probs = np.full((len(truth), len(outcome_column)), np.nan)
@@ -468,15 +472,31 @@ def _put(out, filled, rows, missing) -> None:
         out.iloc[hit, j] = filled.iloc[np.flatnonzero(missing[:, j]), j].to_numpy()
 
 
-def _category_log_frequencies(table):
-    """(model column, log training frequency of each category) for each
-    categorical column."""
-    start = 0
+def _categories(table):
+    """(model column, its slice of ``_predictive``'s probabilities, its
+    training frequencies) for each categorical column, in the model's order."""
+    column, slot = 0, 0
     for (name, members), group in zip(table.layout, table.groups, strict=True):
         if name == "categorical":
             for j, freq in enumerate(group.stats["frequencies"]):
-                yield start + j, np.log(np.asarray(freq, dtype=np.float64))
-        start += len(members)
+                yield column + j, slice(slot, slot + len(freq)), np.asarray(freq, np.float64)
+                slot += len(freq)
+        column += len(members)
+
+
+def _mix_frequencies(probs, frequencies, weight):
+    """``weight * probs + (1 - weight) * frequencies``: a categorical
+    predictive shrunk towards the training frequencies."""
+    return weight * probs + (1 - weight) * frequencies
+
+
+def _shrink_categories(U, probs, table, weights):
+    """Set each categorical column k of U (model units and order) whose
+    weight is below 1 to its most probable category under its predictive
+    ``probs`` mixed with its training frequencies by ``weights[k]``."""
+    for k, slots, freq in _categories(table):
+        if weights[k] < 1:
+            U[:, k] = np.argmax(_mix_frequencies(probs[:, slots], freq, weights[k]), axis=1)
 
 
 def _least_squares_weights(p, t, hidden, weights):
@@ -491,7 +511,7 @@ def _least_squares_weights(p, t, hidden, weights):
             weights[k] = float(np.clip((pk @ tk) / (pk @ pk), 0.0, 1.0))
 
 
-def _category_weights(probs, truth, hidden, categories, weights):
+def _category_weights(probs, truth, hidden, table, weights):
     """Set the weights of the categorical columns in ``weights`` (in the
     model's column order) from their predictive probabilities ``probs`` (as
     ``_hide_and_fill`` gives them) on their ``hidden`` entries: the mixture
@@ -499,17 +519,13 @@ def _category_weights(probs, truth, hidden, categories, weights):
     only when the most probable category under that mixture beats the most
     frequent one on the entries where they differ, by an exact one-sided sign
     test at the SIGN_TEST_LEVEL; else 0 (the most frequent category)."""
-    start = 0
-    for k, log_freq in categories:
-        slots = slice(start, start + len(log_freq))
-        start = slots.stop
+    for k, slots, f in _categories(table):
         entries = hidden[:, k]
         if not entries.any():
             continue
-        p, f = probs[entries, slots], np.exp(log_freq)
-        true = truth[entries, k].astype(np.intp)
+        p, true = probs[entries, slots], truth[entries, k].astype(np.intp)
         weight = _best_mixture(p[np.arange(len(true)), true], f[true])
-        guess, top = np.argmax(mix_frequencies(p, f, weight), axis=1), np.argmax(f)
+        guess, top = np.argmax(_mix_frequencies(p, f, weight), axis=1), np.argmax(f)
         wins = np.sum((guess != top) & (guess == true))
         losses = np.sum((guess != top) & (top == true))
         # exact: P(at least `wins` of the wins + losses) for a fair coin
@@ -523,5 +539,5 @@ def _best_mixture(p, f):
     the true categories under the model's predictive and the training
     frequencies)."""
     with np.errstate(divide="ignore"):
-        scores = [np.log(mix_frequencies(p, f, w)).sum() for w in CATEGORY_WEIGHTS]
+        scores = [np.log(_mix_frequencies(p, f, w)).sum() for w in CATEGORY_WEIGHTS]
     return float(CATEGORY_WEIGHTS[int(np.argmax(scores))])

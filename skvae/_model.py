@@ -277,7 +277,6 @@ class VAE(nn.Module):
         x: torch.Tensor,
         eps: torch.Tensor,
         rng: np.random.Generator | None = None,
-        shrinkage: torch.Tensor | None = None,
     ) -> np.ndarray:
         """x with its missing entries filled, observed ones kept, a float64 array.
 
@@ -285,15 +284,14 @@ class VAE(nn.Module):
         w_k proportional to p(x_obs, z_k) / q(z_k|x_obs), self-normalized
         importance sampling of p(z|x_obs) (Mattei and Frellsen, 2019). Without
         ``rng`` each gap gets its likelihood's point estimate under the mixture
-        sum_k w_k p(x|z_k) (means; the most probable category, with the
-        training frequencies mixed in by ``shrinkage``, one weight per column);
-        with ``rng`` a draw: z_k picked with probability w_k, then x ~ p(x|z_k).
+        sum_k w_k p(x|z_k) (means; the most probable category); with ``rng``
+        a draw: z_k picked with probability w_k, then x ~ p(x|z_k).
         """
         observed = ~torch.isnan(x)
         log_w, decoded = self._importance_weights(x, eps, observed)
         weights = _normalized(log_w, decoded.dtype)
         if rng is None:
-            filled = self._point_estimates(weights, decoded, shrinkage)
+            filled = self._point_estimates(weights, decoded)
         else:
             cdf = np.cumsum(weights.cpu().double().numpy(), axis=1)
             u = rng.random((len(cdf), 1)) * cdf[:, -1:]
@@ -302,14 +300,10 @@ class VAE(nn.Module):
             filled = self.draw(decoded[rows, pick.to(decoded.device)], rng)
         return np.where(observed.cpu().numpy(), x.cpu().double().numpy(), filled)
 
-    def _point_estimates(self, weights, decoded, shrinkage=None) -> np.ndarray:
+    def _point_estimates(self, weights, decoded) -> np.ndarray:
         """Each group's point estimate under the mixture of the K decoder
         outputs weighted by ``weights``, a float64 array."""
-        shrink = [None] * len(self.likelihoods)
-        if shrinkage is not None:
-            shrink = _split(shrinkage.to(decoded.device, decoded.dtype), self._column_sizes)
-        groups = zip(self._groups(None, decoded), shrink, strict=True)
-        parts = [lik.impute(rg, weights, s) for (lik, _, rg), s in groups]
+        parts = [lik.impute(rg, weights) for lik, _, rg in self._groups(None, decoded)]
         return (torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]).cpu().double().numpy()
 
     @property
@@ -319,12 +313,12 @@ class VAE(nn.Module):
         return sum(lik.n_outcomes for lik in self.likelihoods)
 
     def predictive(self, x: torch.Tensor, eps: torch.Tensor) -> np.ndarray:
-        """How the model fills x's gaps, for fitting VAEImputer's shrinkage: a
-        float64 array ``(batch, n_features + n_outcomes)``, the point estimate
-        of every entry (as ``impute`` without shrinkage, observed entries
-        included), then the predictive probabilities of each categorical
-        column's categories under the same importance-weighted mixture, the
-        columns side by side in the model's order.
+        """How the model fills x's gaps, for VAEImputer's shrinkage: a float64
+        array ``(batch, n_features + n_outcomes)``, the point estimate of every
+        entry (as ``impute``'s, observed entries included), then the
+        predictive probabilities of each categorical column's categories
+        under the same importance-weighted mixture, the columns side by side
+        in the model's order.
         """
         log_w, decoded = self._importance_weights(x, eps, ~torch.isnan(x))
         weights = _normalized(log_w, decoded.dtype)

@@ -1,5 +1,6 @@
 """Missing values: VAETransformer on data with gaps, and VAEImputer."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 from sklearn.datasets import load_wine
 
 from skvae import VAEImputer, VAETransformer
-from skvae._imputer import _category_log_frequencies
+from skvae._imputer import _categories
 
 from .conftest import FAST
 
@@ -320,18 +321,20 @@ def test_predictive_probabilities_of_a_hidden_category_sum_to_one(frame, imputer
     k = list(vae.table_.model_order()).index(list(frame.columns).index("city"))
     U[:, k] = np.nan
     estimates, probs = vae._predictive(U, 50)
-    categories = list(_category_log_frequencies(vae.table_))  # model column, log frequencies
-    start = sum(len(f) for j, f in categories[: [j for j, _ in categories].index(k)])
-    log_freq = dict(categories)[k]
-    city = probs[:, start : start + len(log_freq)]
+    slots, freq = next((s, f) for j, s, f in _categories(vae.table_) if j == k)
+    city = probs[:, slots]
     np.testing.assert_allclose(city.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(estimates[:, k], city.argmax(axis=1))
-    weights = np.ones(U.shape[1])
-    filled = vae._fill_gaps(frame.iloc[:40].assign(city=None), 50, shrinkage=weights)
-    np.testing.assert_array_equal(filled[:, k], city.argmax(axis=1))
-    weights[k] = 0.0
-    filled = vae._fill_gaps(frame.iloc[:40].assign(city=None), 50, shrinkage=weights)
-    assert (filled[:, k] == np.argmax(log_freq)).all()
+    gaps = frame.iloc[:40].assign(city=None)
+    np.testing.assert_array_equal(vae._fill_gaps(gaps, 50)[:, k], city.argmax(axis=1))
+    unshrunk = copy.deepcopy(imputer)
+    unshrunk.shrinkage_[:] = 1.0
+    np.testing.assert_array_equal(
+        unshrunk.transform(gaps)["city"], np.array(["lyon", "nice", "paris"])[city.argmax(axis=1)]
+    )
+    unshrunk.shrinkage_[list(frame.columns).index("city")] = 0.0
+    most_frequent = ["lyon", "nice", "paris"][np.argmax(freq)]
+    assert (unshrunk.transform(gaps)["city"] == most_frequent).all()
 
 
 def test_cross_fitting_models_share_the_models_units(monkeypatch):

@@ -123,19 +123,10 @@ class Likelihood(nn.Module):
         (the most probable category for categorical columns)."""
         raise NotImplementedError
 
-    def impute(
-        self, raw: torch.Tensor, weights: torch.Tensor, shrinkage: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def impute(self, raw: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """The point estimate under a mixture of K decoder outputs: ``raw`` is
         ``(batch, K, n_params)`` and ``weights`` ``(batch, K)`` sums to 1 over
-        K. The weighted mean of the components' means by default.
-
-        ``shrinkage`` ``(n_columns,)``, weights in [0, 1] of the model's
-        predictive against the column's training distribution, is for
-        likelihoods whose estimate is not a mean (the most probable category);
-        a mean is shrunk towards the column's training mean by the caller, in
-        the data's units, and ignores it here.
-        """
+        K. The weighted mean of the components' means by default."""
         return (weights.unsqueeze(-1) * self.point(raw)).sum(-2)
 
     @property

@@ -98,14 +98,9 @@ class Categorical(Likelihood):
         probs = torch.cat([torch.softmax(logits, dim=-1) for logits in self._blocks(raw)], dim=-1)
         return (weights.unsqueeze(-1) * probs).sum(-2)
 
-    def impute(self, raw, weights, shrinkage=None):
-        # the most probable category under the mixture of K decoder outputs,
-        # mixed with the training frequencies by ``shrinkage``
-        probs = self.probabilities(raw, weights)
-        if shrinkage is not None:
-            weight = shrinkage.to(probs).index_select(-1, self.column)
-            probs = mix_frequencies(probs, self.log_prior.to(probs.dtype).exp(), weight)
-        blocks = torch.split(probs, self.sizes, dim=-1)
+    def impute(self, raw, weights):
+        # the most probable category under the mixture of K decoder outputs
+        blocks = torch.split(self.probabilities(raw, weights), self.sizes, dim=-1)
         return torch.stack([p.argmax(-1) for p in blocks], dim=-1).to(raw.dtype)
 
     def point(self, raw):
@@ -118,10 +113,3 @@ class Categorical(Likelihood):
             u = rng.random(cdf.shape[:-1] + (1,))
             out[..., j] = np.minimum((cdf < u * cdf[..., -1:]).sum(-1), logits.shape[-1] - 1)
         return out
-
-
-def mix_frequencies(probs, frequencies, weight):
-    """``weight * probs + (1 - weight) * frequencies``: a categorical
-    predictive shrunk towards the training frequencies (VAEImputer's
-    calibration), for tensors and arrays alike."""
-    return weight * probs + (1 - weight) * frequencies

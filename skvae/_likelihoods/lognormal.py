@@ -48,7 +48,7 @@ class LogNormal(Gaussian):
     def log_jacobian(cls, values, stats):
         return super().log_jacobian(values, stats) - np.nansum(np.log(values), axis=1)
 
-    def impute(self, raw, weights, shrinkage=None):
+    def impute(self, raw, weights):
         # The mixture's mean E[x] = sum_k w_k exp(m + s u_k), back in model units
         scale = self._constant("scale", raw)
         log_mean = torch.logsumexp(torch.log(weights).unsqueeze(-1) + scale * self.point(raw), -2)

@@ -411,6 +411,6 @@ class Quantile(Gaussian):
     def point(self, raw):
         return self._model_units(self._expected_values(raw))
 
-    def impute(self, raw, weights, shrinkage=None):
+    def impute(self, raw, weights):
         # (columns, batch, K) expected values, weighed over the K draws
         return self._model_units((weights * self._expected_values(raw)).sum(-1))
